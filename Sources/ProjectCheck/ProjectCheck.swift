@@ -1,0 +1,4 @@
+// The ProjectCheck module (placeholder until its issue is implemented).
+
+/// Namespace of the ProjectCheck module.
+public enum ProjectCheckModule {}

@@ -1,0 +1,4 @@
+// The Report module (placeholder until its issue is implemented).
+
+/// Namespace of the Report module.
+public enum ReportModule {}

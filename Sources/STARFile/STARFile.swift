@@ -1,0 +1,4 @@
+// The STARFile module (placeholder until its issue is implemented).
+
+/// Namespace of the STARFile module.
+public enum STARFileModule {}
