@@ -2,6 +2,10 @@
 // angpix: pixel-size tools for cryo-EM single-particle work (see README.md).
 import PackageDescription
 
+// The numeric modules are compiled with optimisation even in debug builds, so that `swift test`
+// exercises real-sized FFTs, maps and STAR files in seconds rather than minutes.
+let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "angpix",
     platforms: [.macOS(.v13)],
@@ -21,26 +25,26 @@ let package = Package(
         // Shared core: errors, atomic output files, small numeric helpers.
         .target(name: "AngpixCore"),
         // STAR files: tokenizer, documents, lossless writer, RELION optics/particle model.
-        .target(name: "STARFile", dependencies: ["AngpixCore"]),
+        .target(name: "STARFile", dependencies: ["AngpixCore"], swiftSettings: optimized),
         // MRC2014 maps and stacks: header, modes, memory-mapped reading, validation.
-        .target(name: "MRC", dependencies: ["AngpixCore"]),
+        .target(name: "MRC", dependencies: ["AngpixCore"], swiftSettings: optimized),
         // FFTs, Fourier crop/pad/resampling, shells and FSC.
-        .target(name: "Fourier", dependencies: ["AngpixCore"]),
+        .target(name: "Fourier", dependencies: ["AngpixCore"], swiftSettings: optimized),
         // Electron optics: wavelength, CTF, Zernike, magnification, pixel-size error fits, optics tracing.
         .target(name: "Optics", dependencies: [
             "AngpixCore", "STARFile", "Fourier",
             .product(name: "Numerics", package: "swift-numerics"),
-        ]),
+        ], swiftSettings: optimized),
         // Atomic models (PDB/mmCIF), scattering factors, model maps.
-        .target(name: "Models", dependencies: ["AngpixCore", "STARFile", "Fourier"]),
+        .target(name: "Models", dependencies: ["AngpixCore", "STARFile", "Fourier"], swiftSettings: optimized),
         // Absolute pixel-size calibration against a model or a map.
-        .target(name: "Calibration", dependencies: ["AngpixCore", "MRC", "Fourier", "Models"]),
+        .target(name: "Calibration", dependencies: ["AngpixCore", "MRC", "Fourier", "Models"], swiftSettings: optimized),
         // PostProcess: FSC, mask correction, sharpening, postprocess.star.
-        .target(name: "Postprocess", dependencies: ["AngpixCore", "STARFile", "MRC", "Fourier"]),
+        .target(name: "Postprocess", dependencies: ["AngpixCore", "STARFile", "MRC", "Fourier"], swiftSettings: optimized),
         // SVG plots and HTML reports (knows nothing of the science).
         .target(name: "Report", dependencies: ["AngpixCore"]),
         // Rescaling whole particle sets (stacks + STAR) with sharding and resume.
-        .target(name: "Particles", dependencies: ["AngpixCore", "STARFile", "MRC", "Fourier"]),
+        .target(name: "Particles", dependencies: ["AngpixCore", "STARFile", "MRC", "Fourier"], swiftSettings: optimized),
         // Project check: pixel-size traps in a RELION project.
         .target(name: "ProjectCheck", dependencies: ["AngpixCore", "STARFile", "MRC", "Optics"]),
 
