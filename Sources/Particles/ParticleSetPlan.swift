@@ -91,8 +91,9 @@ public struct PlannedStack: Sendable, Equatable {
     public var outputPath: String
     /// How its images are rescaled, or nil when its optics group is not selected (kept as it is).
     public var rescale: GroupRescale?
-    /// The highest image number referenced (from 1).
+    /// The highest image number referenced (from 1), and the first particle row (from 1) that references it.
     public var maxIndex: Int
+    public var maxIndexRow: Int
     /// The first particle row (from 1) that references it, for error messages.
     public var firstRow: Int
     /// The number of particle rows that reference it.
@@ -198,7 +199,7 @@ public struct ParticleSetPlan: Sendable {
                     id = provisional.count
                     normalised[norm] = id
                     provisional.append(PlannedStack(path: String(ref.path), outputPath: ParticleSetPlan.mirror(norm),
-                                                    rescale: groups[group], maxIndex: 0, firstRow: row + 1,
+                                                    rescale: groups[group], maxIndex: 0, maxIndexRow: row + 1, firstRow: row + 1,
                                                     particleCount: 0, shard: 1))
                     stackGroup.append(group)
                 }
@@ -214,7 +215,10 @@ public struct ParticleSetPlan: Sendable {
                             + "(row \(provisional[id].firstRow)), which is rescaled differently from group \(group)")
                 }
             }
-            provisional[id].maxIndex = max(provisional[id].maxIndex, ref.index)
+            if ref.index > provisional[id].maxIndex {
+                provisional[id].maxIndex = ref.index
+                provisional[id].maxIndexRow = row + 1
+            }
             provisional[id].particleCount += 1
             rowProvisional[row] = Int32(id)
         }

@@ -153,7 +153,7 @@ public func rescaleParticleSet(_ request: ParticleRescaleRequest,
         let source = stack.path.hasPrefix("/") ? stack.path : ParticleSetPlan.join(request.projectDirectory, stack.path)
         let output = ParticleSetPlan.join(folder, stack.outputPath)
         jobs.append(StackJob(label: stack.path, source: source, output: output, rescale: rescale,
-                             maxIndex: stack.maxIndex, firstRow: stack.firstRow))
+                             maxIndex: stack.maxIndex, maxIndexRow: stack.maxIndexRow, firstRow: stack.firstRow))
     }
     let counts = try checkSources(jobs, file: file)
     for job in jobs where canonicalPath(job.output) == canonicalPath(job.source) {

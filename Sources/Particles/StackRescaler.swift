@@ -19,6 +19,7 @@ struct StackJob: Sendable {
     var rescale: GroupRescale
     /// Highest image number referenced (from 1) and the first particle row (from 1) referencing it.
     var maxIndex: Int
+    var maxIndexRow: Int
     var firstRow: Int
 }
 
@@ -51,7 +52,7 @@ func checkSources(_ jobs: [StackJob], file: String) throws -> [Int] {
                 reason: "images are \(reader.nx)×\(reader.ny) but optics group \(job.rescale.opticsGroup) says rlnImageSize \(box)")
         }
         guard reader.count >= job.maxIndex else {
-            throw ParticlesError.badStack(stack: job.label, file: file, row: job.firstRow,
+            throw ParticlesError.badStack(stack: job.label, file: file, row: job.maxIndexRow,
                 reason: "image \(job.maxIndex) is referenced but the stack has \(reader.count) images")
         }
         counts[k] = reader.count
