@@ -8,6 +8,8 @@ import Fourier
 /// Per-thread scratch for rescaling images; not shared between threads.
 final class ImageRescaler {
     private var scratch: [Float] = []
+    /// The Fourier module's resizers (RELION's resizeMap), one per pair of sizes met so far.
+    private var resizers: [Int: FourierResizer] = [:]
 
     init() {}
 
@@ -34,7 +36,16 @@ final class ImageRescaler {
     /// Fourier crop or pad of an n² image to m² (mean kept).
     private func resample(_ input: UnsafeBufferPointer<Float>, from n: Int,
                           into output: UnsafeMutableBufferPointer<Float>, to m: Int) {
-        fatalError("wired to the Fourier module's rescale when it lands")
+        let key = n << 32 | m
+        let resizer: FourierResizer
+        if let known = resizers[key] {
+            resizer = known
+        } else {
+            // Sizes were checked (≥ 2) when the plan was made, so this cannot fail.
+            resizer = try! FourierResizer(size: n, newSize: m, dimensions: 2, threads: 1)
+            resizers[key] = resizer
+        }
+        resizer.resize(input, into: output)
     }
 }
 

@@ -101,7 +101,8 @@ struct ParticlesBench: ParsableCommand {
             return
         }
         try FileManager.default.createDirectory(atPath: root + "/relion", withIntermediateDirectories: true)
-        func runRelion(_ s: Int, _ suffix: String) -> Int32 {
+        let angpix = self.angpix
+        @Sendable func runRelion(_ s: Int, _ suffix: String) -> Int32 {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: relion)
             p.arguments = ["--i", root + "/Stacks/s\(s).mrcs", "--o", root + "/relion/s\(s)\(suffix).mrcs",
