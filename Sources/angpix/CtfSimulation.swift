@@ -45,7 +45,11 @@ enum CtfSimulationReport {
         }
     }
 
-    private static func f(_ v: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", v) }
+    private static func f(_ v: Double, _ decimals: Int) -> String {
+        // No "-0.000" for a fitted value that is zero within rounding.
+        let shown = abs(v) < 0.5 * pow(10, -Double(decimals)) ? 0 : v
+        return String(format: "%.\(decimals)f", shown)
+    }
 
     private static func describe(_ p: PhaseAgreement, tolerance: Double, nyquist: Double) -> [String] {
         var lines: [String] = []
