@@ -99,7 +99,7 @@ public enum ModelCalibration {
         }
         _ = scorer.score(scale: search.scale, offset: search.offset, overallB: search.extra)
         let bestPixel = search.scale * input.pixelSize
-        let samples = scorer.lastMaskWeight * min(1, pow(2 * bestPixel / resolution, 3))
+        let samples = ScaleUncertainty.independentSamples(maskVoxels: scorer.lastMaskWeight, pixelSize: bestPixel, resolution: resolution)
         let sigmaScale = ScaleUncertainty.sigma(score: search.score, curvature: search.curvature, independentSamples: samples)
         var warnings = [biasWarning]
         if search.atEdge {

@@ -25,10 +25,18 @@ public struct ScorePoint: Sendable, Codable, Equatable {
 /// Treating the map as a scaled copy of the model density plus Gaussian noise, the profile
 /// log-likelihood of s is −(N/2)·log(1 − CC(s)²) with N the number of independent samples in the
 /// mask, so the variance of s is  σ² = (1 − CC²) / (N · CC · |CC''|)  at the maximum. N is the
-/// mask's weight times (2·pixel/resolution)³, the fraction of voxels that are independent at the
-/// resolution used. This is a statistical error only: model errors (bond lengths, a model biased
-/// towards the map) are systematic and not included.
+/// mask's volume divided by the noise-equivalent volume of the low-pass, 8π^{3/2}σ_G³ with
+/// σ_G = √(B/8π²) = 0.187·resolution (white noise filtered to the resolution has that correlation
+/// volume), and at most the number of voxels. This is a statistical error only: model errors
+/// (bond lengths, a model biased towards the map) are systematic and not included.
 public enum ScaleUncertainty {
+    /// Independent samples in a mask of `maskVoxels` voxels of `pixelSize` Å, low-passed to `resolution` Å.
+    public static func independentSamples(maskVoxels: Double, pixelSize: Double, resolution: Double) -> Double {
+        let sigmaG = (4 * log(2.0) * resolution * resolution / (8 * Double.pi * Double.pi)).squareRoot()
+        let volume = 8 * pow(Double.pi, 1.5) * sigmaG * sigmaG * sigmaG
+        return maskVoxels * min(1, pow(pixelSize, 3) / volume)
+    }
+
     public static func sigma(score: Double, curvature: Double, independentSamples: Double) -> Double {
         guard score > 0, curvature < 0, independentSamples > 0 else { return .infinity }
         return ((1 - score * score) / (independentSamples * score * -curvature)).squareRoot()
