@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "ParticlesTests", dependencies: ["Particles", "STARFile", "MRC", "TestSupport"]),
         .testTarget(name: "ProjectCheckTests", dependencies: ["ProjectCheck", "STARFile", "MRC", "TestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
-        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC"]),
+        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC", "Models"]),
     ],
     swiftLanguageModes: [.v6]
 )

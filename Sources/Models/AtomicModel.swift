@@ -67,7 +67,7 @@ public struct AtomicModel: Sendable {
 
     /// Keeps one conformer per site (see `atoms`).
     public static func resolvingAlternateLocations(_ records: [Atom]) -> [Atom] {
-        struct Site: Hashable { var chain: String; var residue: Int; var insertion: String; var residueName: String; var name: String }
+        struct Site: Hashable { var chain: String; var residue: Int; var insertion: String; var name: String }
         var chosen: [Site: Int] = [:]      // site -> index into result
         var total: [Site: Double] = [:]
         var result: [Atom] = []
@@ -77,8 +77,9 @@ public struct AtomicModel: Sendable {
                 result.append(atom)
                 continue
             }
-            let site = Site(chain: atom.chain, residue: atom.residueNumber, insertion: atom.insertionCode,
-                            residueName: atom.residueName, name: atom.name)
+            // Not keyed on the residue name: alternate residues at one site (microheterogeneity)
+            // are alternatives too.
+            let site = Site(chain: atom.chain, residue: atom.residueNumber, insertion: atom.insertionCode, name: atom.name)
             total[site, default: 0] += atom.occupancy
             if let i = chosen[site] {
                 if atom.occupancy > result[i].occupancy { result[i] = atom }

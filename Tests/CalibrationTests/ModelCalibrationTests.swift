@@ -61,3 +61,13 @@ private func calibrate(_ file: String, truePixel: Double, headerPixel: Double, s
                                      options: CalibrationOptions(scaleRange: 1.1...1.1))
     }
 }
+
+@Test func testRecovers1PFEPixelSizeWithin0Point2PercentAt3Angstrom() throws {
+    let (_, error) = try calibrate("1pfe.cif.gz", truePixel: 0.9, headerPixel: 0.9 * 0.97, size: 64, resolution: 3)
+    #expect(abs(error) < 0.002)
+}
+
+@Test func testRecovers1PFEPixelSizeWithin0Point5PercentAt4Point5Angstrom() throws {
+    let (_, error) = try calibrate("1pfe.cif.gz", truePixel: 1.2, headerPixel: 1.2 * 1.06, size: 48, resolution: 4.5, blurB: 80)
+    #expect(abs(error) < 0.005)
+}

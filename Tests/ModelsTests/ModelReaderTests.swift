@@ -133,3 +133,47 @@ import TestSupport
         String(describing: error).hasPrefix("\(path):1: cannot read the B-factor")
     }
 }
+
+@Test func testReads1PFECompressedMMCIFWithAlternateLocations() throws {
+    let path = try #require(sharedData("1pfe.cif.gz"))
+    let (model, format) = try ModelReader.read(path: path)
+    #expect(format == .mmcif)
+    #expect(model.records.count == 342)
+    let summary = model.summary(format: "mmcif")
+    #expect(summary.elements["Cl"] == 1 && summary.elements["P"] == 8)
+    #expect(summary.alternateLocationRecords == 50)
+    // 10 pairs of alternate atoms and 14 of alternate residues (N2C/NCY at residues 3 and 7)
+    // share sites; two waters with alternate locations are distinct sites.
+    #expect(model.atoms.count == 342 - 24)
+    let first = model.records[0]
+    #expect(first.name == "O5'" && first.residueName == "DG" && abs(first.x + 12.480) < 1e-9 && abs(first.bFactor - 28.27) < 1e-9)
+}
+
+@Test func testMMCIFBadCoordinateNamesFileAndLine() throws {
+    let dir = TemporaryDirectory()
+    let text = """
+    data_TEST
+    loop_
+    _atom_site.group_PDB
+    _atom_site.id
+    _atom_site.type_symbol
+    _atom_site.label_atom_id
+    _atom_site.Cartn_x
+    _atom_site.Cartn_y
+    _atom_site.Cartn_z
+    ATOM 1 C CA 1.0 2.0 3.0
+    ATOM 2 N N 1.0 abc 3.0
+    """
+    let path = dir.write("bad.cif", text)
+    #expect {
+        _ = try ModelReader.read(path: path)
+    } throws: { error in
+        String(describing: error).hasPrefix("\(path):11: cannot read the coordinates")
+    }
+}
+
+@Test func testMMCIFWithoutAtomSiteIsNotAModel() throws {
+    let dir = TemporaryDirectory()
+    let path = dir.write("other.cif", "data_X\n_cell.length_a 10.0\n")
+    #expect(throws: ModelError.noAtoms(path: path)) { _ = try ModelReader.read(path: path) }
+}
