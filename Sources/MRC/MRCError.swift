@@ -1,0 +1,57 @@
+// Errors of the MRC module. Each prints as one line naming the file and the problem, e.g.
+//   map.mrc: truncated: the header describes 1049600 bytes, the file has 4096
+
+import AngpixCore
+
+/// Why an MRC file could not be read or written.
+public enum MRCError: AngpixError, Equatable {
+    /// The file is shorter than the 1024-byte header.
+    case tooShortForHeader(path: String, size: Int)
+    /// The header's MODE is not one angpix knows.
+    case unknownMode(path: String, mode: Int32)
+    /// The mode is known but cannot be written (mode 101 is read-only).
+    case unsupportedWriteMode(path: String, mode: Int32)
+    /// NX, NY or NZ is zero or negative.
+    case badDimensions(path: String, nx: Int, ny: Int, nz: Int)
+    /// The extended header size is negative or runs past the end of the file.
+    case badExtendedHeader(path: String, nsymbt: Int, fileSize: Int)
+    /// The file ends before the voxels the header describes.
+    case truncated(path: String, expected: Int, actual: Int)
+    /// The file holds more bytes than the header describes.
+    case sizeMismatch(path: String, expected: Int, actual: Int)
+    /// An image index outside the stack.
+    case imageOutOfRange(path: String, index: Int, count: Int)
+    /// A buffer or image whose size differs from the stack's image size.
+    case wrongImageSize(path: String, expected: Int, actual: Int)
+    /// The data array does not hold nx·ny·nz values.
+    case wrongDataCount(path: String, expected: Int, actual: Int)
+    /// A pixel size that is zero, negative or not finite where one is required.
+    case badPixelSize(path: String, value: Double)
+
+    public var description: String {
+        switch self {
+        case .tooShortForHeader(let p, let size):
+            return "\(p): not an MRC file: \(size) bytes, shorter than the 1024-byte header"
+        case .unknownMode(let p, let mode):
+            return "\(p): unknown MRC mode \(mode) (known: 0, 1, 2, 6, 12, 101)"
+        case .unsupportedWriteMode(let p, let mode):
+            return "\(p): MRC mode \(mode) can be read but not written"
+        case .badDimensions(let p, let nx, let ny, let nz):
+            return "\(p): bad dimensions in the header: \(nx) × \(ny) × \(nz)"
+        case .badExtendedHeader(let p, let n, let size):
+            return "\(p): bad extended header size NSYMBT = \(n) for a file of \(size) bytes"
+        case .truncated(let p, let expected, let actual):
+            return "\(p): truncated: the header describes \(expected) bytes, the file has \(actual)"
+        case .sizeMismatch(let p, let expected, let actual):
+            return "\(p): the header's sizes disagree with the file size: it describes \(expected) bytes, the file has \(actual)"
+        case .imageOutOfRange(let p, let index, let count):
+            return "\(p): image \(index + 1) does not exist (the stack has \(count) images)"
+        case .wrongImageSize(let p, let expected, let actual):
+            return "\(p): image of \(actual) pixels given, the stack's images have \(expected)"
+        case .wrongDataCount(let p, let expected, let actual):
+            return "\(p): the map holds \(actual) values, its dimensions need \(expected)"
+        case .badPixelSize(let p, let value):
+            return "\(p): pixel size \(value) Å is not positive"
+        }
+    }
+}

@@ -1,0 +1,179 @@
+// Conversion of MRC voxel data between the file's mode and byte order and Float (MRC2014 modes
+// 0, 1, 2, 6, 12 and IMOD's 4-bit mode 101). Rows of mode 101 start on a byte boundary: with an odd
+// NX the last byte of each row holds one voxel, in its low four bits.
+
+import AngpixCore
+
+/// Converts voxel bytes of one mode and byte order to and from Float.
+public enum MRCVoxels {
+    /// Decodes `rows` rows of `nx` voxels from `source` into `destination` (nx·rows Floats).
+    public static func decode(_ source: UnsafeRawPointer, mode: MRCMode, order: MRCByteOrder, nx: Int, rows: Int,
+                              into destination: UnsafeMutablePointer<Float>) {
+        let n = nx * rows
+        let swap = order != .native
+        switch mode {
+        case .float32:
+            if !swap {
+                UnsafeMutableRawPointer(destination).copyMemory(from: source, byteCount: 4 * n)
+            } else {
+                for k in 0..<n {
+                    let raw = source.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self)
+                    destination[k] = Float(bitPattern: raw.byteSwapped)
+                }
+            }
+        case .int8:
+            let p = source.assumingMemoryBound(to: Int8.self)
+            for k in 0..<n { destination[k] = Float(p[k]) }
+        case .int16:
+            for k in 0..<n {
+                var raw = source.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)
+                if swap { raw = raw.byteSwapped }
+                destination[k] = Float(Int16(bitPattern: raw))
+            }
+        case .uint16:
+            for k in 0..<n {
+                var raw = source.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)
+                if swap { raw = raw.byteSwapped }
+                destination[k] = Float(raw)
+            }
+        case .float16:
+            for k in 0..<n {
+                var raw = source.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)
+                if swap { raw = raw.byteSwapped }
+                destination[k] = Float(Float16(bitPattern: raw))
+            }
+        case .uint4:
+            let bytesPerRow = (nx + 1) / 2
+            let p = source.assumingMemoryBound(to: UInt8.self)
+            for r in 0..<rows {
+                let row = p + r * bytesPerRow
+                let out = destination + r * nx
+                for x in 0..<nx {
+                    let byte = row[x >> 1]
+                    out[x] = Float((x & 1) == 0 ? byte & 0x0F : byte >> 4)
+                }
+            }
+        }
+    }
+
+    /// Encodes `count` Floats into `destination` in `mode` and `order` (rounded and clamped for
+    /// integer modes). Mode 101 is not written.
+    public static func encode(_ source: UnsafePointer<Float>, count n: Int, mode: MRCMode, order: MRCByteOrder,
+                              into destination: UnsafeMutableRawPointer) {
+        let swap = order != .native
+        switch mode {
+        case .float32:
+            if !swap {
+                destination.copyMemory(from: source, byteCount: 4 * n)
+            } else {
+                for k in 0..<n { destination.storeBytes(of: source[k].bitPattern.byteSwapped, toByteOffset: 4 * k, as: UInt32.self) }
+            }
+        case .int8:
+            for k in 0..<n {
+                destination.storeBytes(of: Int8(clamped(source[k], -128, 127)), toByteOffset: k, as: Int8.self)
+            }
+        case .int16:
+            for k in 0..<n {
+                let v = UInt16(bitPattern: Int16(clamped(source[k], -32768, 32767)))
+                destination.storeBytes(of: swap ? v.byteSwapped : v, toByteOffset: 2 * k, as: UInt16.self)
+            }
+        case .uint16:
+            for k in 0..<n {
+                let v = UInt16(clamped(source[k], 0, 65535))
+                destination.storeBytes(of: swap ? v.byteSwapped : v, toByteOffset: 2 * k, as: UInt16.self)
+            }
+        case .float16:
+            for k in 0..<n {
+                let v = Float16(source[k]).bitPattern
+                destination.storeBytes(of: swap ? v.byteSwapped : v, toByteOffset: 2 * k, as: UInt16.self)
+            }
+        case .uint4:
+            preconditionFailure("mode 101 is read-only")
+        }
+    }
+
+    @inline(__always)
+    static func clamped(_ v: Float, _ lo: Float, _ hi: Float) -> Float {
+        if v.isNaN { return 0 }
+        return min(hi, max(lo, v.rounded()))
+    }
+}
+
+/// Minimum, maximum, mean and RMS deviation from the mean of some values (MRC2014 DMIN, DMAX, DMEAN, RMS).
+public struct MRCStatistics: Sendable, Equatable, Codable {
+    public var count: Int = 0
+    public var min: Double = .infinity
+    public var max: Double = -.infinity
+    public var sum: Double = 0
+    public var sumOfSquares: Double = 0
+    /// Values that are NaN or infinite (left out of the other figures).
+    public var nonFinite: Int = 0
+
+    public init() {}
+
+    public var mean: Double { count > 0 ? sum / Double(count) : 0 }
+    /// The standard deviation from the mean (what MRC2014 calls RMS).
+    public var rms: Double {
+        guard count > 0 else { return 0 }
+        let m = mean
+        return (Swift.max(0, sumOfSquares / Double(count) - m * m)).squareRoot()
+    }
+
+    /// Adds `values`.
+    public mutating func add(_ values: UnsafeBufferPointer<Float>) {
+        var lo = Float.infinity, hi = -Float.infinity
+        var s = 0.0, s2 = 0.0
+        var bad = 0
+        // Float partial sums over short blocks keep the loop fast; blocks are added in Double.
+        var k = 0
+        let n = values.count
+        while k < n {
+            let end = Swift.min(n, k + 256)
+            var bs: Float = 0, bs2: Float = 0
+            for j in k..<end {
+                let v = values[j]
+                if v.isFinite {
+                    lo = Swift.min(lo, v); hi = Swift.max(hi, v)
+                    bs += v; bs2 += v * v
+                } else {
+                    bad += 1
+                }
+            }
+            s += Double(bs); s2 += Double(bs2)
+            k = end
+        }
+        count += n - bad
+        nonFinite += bad
+        min = Swift.min(min, Double(lo)); max = Swift.max(max, Double(hi))
+        sum += s; sumOfSquares += s2
+    }
+
+    /// Adds another set of statistics.
+    public mutating func merge(_ other: MRCStatistics) {
+        count += other.count; nonFinite += other.nonFinite
+        min = Swift.min(min, other.min); max = Swift.max(max, other.max)
+        sum += other.sum; sumOfSquares += other.sumOfSquares
+    }
+
+    /// The statistics of `values`, computed on up to `Parallelism.jobs` threads.
+    public static func of(_ values: UnsafeBufferPointer<Float>) -> MRCStatistics {
+        let ranges = splitRange(values.count, into: values.count > 1 << 20 ? Parallelism.jobs * 4 : 1)
+        var parts = [MRCStatistics](repeating: MRCStatistics(), count: ranges.count)
+        parts.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let o = out
+            parallelForEach(ranges.count) { i in
+                var s = MRCStatistics()
+                s.add(UnsafeBufferPointer(rebasing: values[ranges[i]]))
+                o[i] = s
+            }
+        }
+        var total = MRCStatistics()
+        for p in parts { total.merge(p) }
+        return total
+    }
+
+    /// The statistics of `values`.
+    public static func of(_ values: [Float]) -> MRCStatistics {
+        values.withUnsafeBufferPointer { of($0) }
+    }
+}
