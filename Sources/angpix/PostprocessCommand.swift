@@ -52,7 +52,7 @@ struct PostprocessRunCommand: ParsableCommand {
     var angpix: Double?
     @Flag(name: .long, help: "Fit the B-factor from the Guinier plot (RELION's --auto_bfac).")
     var autoBfactor = false
-    @Option(name: .long, help: "Apply this B-factor in Å² (negative sharpens; RELION's --adhoc_bfac).")
+    @Option(name: .long, parsing: .unconditional, help: "Apply this B-factor in Å² (negative sharpens, e.g. --bfactor -100; RELION's --adhoc_bfac).")
     var bfactor: Double?
     @Option(name: .long, help: "Lowest resolution in Å of the B-factor fit (RELION's --autob_lowres).")
     var fitFrom: Double = 10
@@ -239,6 +239,8 @@ struct PostprocessRescaleCommand: ParsableCommand {
         let starOut: String, mapOut: String?
         if output.hasSuffix(".star") {
             starOut = output
+            let parent = (output as NSString).deletingLastPathComponent
+            if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
             mapOut = map.map { ((output as NSString).deletingLastPathComponent as NSString).appendingPathComponent(($0 as NSString).lastPathComponent) }
         } else {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
