@@ -59,6 +59,14 @@ public struct PlotReferenceLine: Sendable, Equatable {
     }
 }
 
+/// Where a plot's legend is drawn.
+public enum LegendPosition: Sendable {
+    /// Inside the plot area, top right.
+    case topRight
+    /// Below the x axis label, one entry per row (the picture grows to fit it).
+    case below
+}
+
 /// A 2D line plot with axes, ticks, a legend, markers and a reference line, rendered by `svg()`.
 public struct LinePlot: Sendable {
     /// Title drawn above the plot (and used as the SVG `<title>`).
@@ -75,6 +83,10 @@ public struct LinePlot: Sendable {
     public var referenceLine: PlotReferenceLine?
     /// Show a legend of the series names.
     public var showLegend: Bool = true
+    /// Where the legend goes.
+    public var legendPosition: LegendPosition = .topRight
+    /// About how many ticks the x axis gets.
+    public var xTickCount: Int = 6
     /// The x values are spatial frequencies (1/Å): ticks are placed at nice frequencies and
     /// labelled with the resolution 1/x in Å ("5.0", "3.3", …).
     public var xAxisIsResolution: Bool = false
@@ -112,6 +124,11 @@ public struct LinePlot: Sendable {
     private var right: Double { width - 24 }
     private var top: Double { 44 }
     private var bottom: Double { height - 56 }
+    private let legendRowHeight = 17.0
+    /// Extra height below the plot for a legend placed below.
+    private var legendHeight: Double {
+        showLegend && legendPosition == .below && !series.isEmpty ? Double(series.count) * legendRowHeight + 12 : 0
+    }
 
     /// The data ranges: given ones, or the finite data's extent (padded a little in y).
     func ranges() -> (x: ClosedRange<Double>, y: ClosedRange<Double>) {
@@ -157,16 +174,18 @@ public struct LinePlot: Sendable {
         let px = { (x: Double) -> Double in self.left + (x - xr.lowerBound) / (xr.upperBound - xr.lowerBound) * (self.right - self.left) }
         let py = { (y: Double) -> Double in self.bottom - (y - yr.lowerBound) / (yr.upperBound - yr.lowerBound) * (self.bottom - self.top) }
         let clipID = "plotarea"
+        let totalHeight = height + legendHeight
         var o = ""
         o += "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-        o += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"\(svgNumber(width))\" height=\"\(svgNumber(height))\" viewBox=\"0 0 \(svgNumber(width)) \(svgNumber(height))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
+        o += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"\(svgNumber(width))\" height=\"\(svgNumber(totalHeight))\" viewBox=\"0 0 \(svgNumber(width)) \(svgNumber(totalHeight))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n"
         o += "<title>\(escapeXML(title))</title>\n"
         o += "<defs><clipPath id=\"\(clipID)\"><rect x=\"\(svgNumber(left))\" y=\"\(svgNumber(top))\" width=\"\(svgNumber(right - left))\" height=\"\(svgNumber(bottom - top))\"/></clipPath></defs>\n"
-        o += "<rect x=\"0\" y=\"0\" width=\"\(svgNumber(width))\" height=\"\(svgNumber(height))\" fill=\"white\"/>\n"
+        o += "<rect x=\"0\" y=\"0\" width=\"\(svgNumber(width))\" height=\"\(svgNumber(totalHeight))\" fill=\"white\"/>\n"
         o += "<text class=\"title\" x=\"\(svgNumber(width / 2))\" y=\"26\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(escapeXML(title))</text>\n"
 
         // Grid and ticks.
-        let xt = xAxisIsResolution ? resolutionTicks(xr.lowerBound, xr.upperBound) : linearTicks(xr.lowerBound, xr.upperBound)
+        let xt = xAxisIsResolution ? resolutionTicks(xr.lowerBound, xr.upperBound, count: xTickCount)
+                                   : linearTicks(xr.lowerBound, xr.upperBound, count: xTickCount)
         let yt = linearTicks(yr.lowerBound, yr.upperBound)
         o += "<g class=\"grid\" stroke=\"#e5e5e5\" stroke-width=\"1\">\n"
         for v in xt.values { o += "<line x1=\"\(svgNumber(px(v)))\" y1=\"\(svgNumber(top))\" x2=\"\(svgNumber(px(v)))\" y2=\"\(svgNumber(bottom))\"/>\n" }
@@ -195,10 +214,11 @@ public struct LinePlot: Sendable {
             o += "<g class=\"reference\"><line x1=\"\(svgNumber(left))\" y1=\"\(svgNumber(y))\" x2=\"\(svgNumber(right))\" y2=\"\(svgNumber(y))\" stroke=\"\(escapeXML(r.colour))\" stroke-dasharray=\"6 4\"/>"
             o += "<text x=\"\(svgNumber(right - 4))\" y=\"\(svgNumber(y - 4))\" text-anchor=\"end\" fill=\"\(escapeXML(r.colour))\">\(escapeXML(r.label))</text></g>\n"
         }
-        for m in markers where m.x.isFinite && xr.contains(m.x) {
+        for (index, m) in markers.filter({ $0.x.isFinite && xr.contains($0.x) }).enumerated() {
             let x = px(m.x)
+            let labelY = top + 12 + 13 * Double(index % 3)
             o += "<g class=\"marker\"><line x1=\"\(svgNumber(x))\" y1=\"\(svgNumber(top))\" x2=\"\(svgNumber(x))\" y2=\"\(svgNumber(bottom))\" stroke=\"\(escapeXML(m.colour))\" stroke-dasharray=\"3 3\"/>"
-            o += "<text x=\"\(svgNumber(x + 3))\" y=\"\(svgNumber(top + 12))\" fill=\"\(escapeXML(m.colour))\" font-size=\"11\">\(escapeXML(m.label))</text></g>\n"
+            o += "<text x=\"\(svgNumber(x + 3))\" y=\"\(svgNumber(labelY))\" fill=\"\(escapeXML(m.colour))\" font-size=\"11\">\(escapeXML(m.label))</text></g>\n"
         }
 
         // Series.
@@ -222,11 +242,12 @@ public struct LinePlot: Sendable {
 
         // Legend.
         if showLegend && !series.isEmpty {
-            let rowHeight = 17.0
+            let rowHeight = legendRowHeight
             let maxName = series.map { $0.name.count }.max() ?? 0
             let boxWidth = min(right - left - 10, 40 + Double(maxName) * 6.6)
-            let boxX = right - boxWidth - 8
-            let boxY = top + 8
+            let below = legendPosition == .below
+            let boxX = below ? left : right - boxWidth - 8
+            let boxY = below ? height : top + 8
             o += "<g class=\"legend\">\n"
             o += "<rect x=\"\(svgNumber(boxX))\" y=\"\(svgNumber(boxY))\" width=\"\(svgNumber(boxWidth))\" height=\"\(svgNumber(Double(series.count) * rowHeight + 8))\" fill=\"white\" fill-opacity=\"0.85\" stroke=\"#cccccc\"/>\n"
             for (i, s) in series.enumerated() {

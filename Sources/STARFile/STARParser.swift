@@ -1,0 +1,472 @@
+// The STAR/CIF reader: turns a text into tables (loop_ tables and key-value groups) whose cells
+// are byte offsets into the text. Grammar (STAR, Hall 1991; CIF 1.1 as used by the PDB; RELION's
+// dialect): `data_NAME` starts a block; `loop_` followed by `_labels` and values is a table;
+// `_label value` outside a loop is a key-value pair; `#` starts a comment (so RELION's `_label #3`
+// column numbers are comments); values may be quoted with ' or " or be CIF `;` text fields.
+//
+// Large loops are tokenized line by line (one row per line, as RELION writes and reads them),
+// split at line boundaries into one chunk per core. Loops whose rows span lines (mmCIF) are
+// tokenized as a stream of values, a row every `columns` values.
+
+import AngpixCore
+
+/// Byte classes for the hot loops: 1 = blank (space, tab, CR), 2 = newline, 0 = other.
+nonisolated(unsafe) private let byteClass: UnsafeMutablePointer<UInt8> = {
+    let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+    t.initialize(repeating: 0, count: 256)
+    t[0x20] = 1; t[0x09] = 1; t[0x0D] = 1; t[0x0A] = 2
+    return t
+}()
+
+/// The result of tokenizing a range of lines of a loop.
+struct LineChunk {
+    var offsets = ContiguousArray<UInt32>()
+    var rows = 0
+    var base = 0
+    /// Offset of the line where the loop ended (a label, data_, loop_ ...), if it ended here.
+    var stop: Int?
+    /// Position just after the last row's line.
+    var lastRowEnd: Int?
+    var error: (offset: Int, reason: String)?
+    /// A `;` text field was met: the loop must be read as a stream of values.
+    var needsStream = false
+}
+
+struct STARParser {
+    let src: STARSource
+    let file: String
+    let p: UnsafePointer<UInt8>
+    let n: Int
+    var pos = 0
+    var tables: [STARBlock] = []
+
+    init(source: STARSource) {
+        src = source
+        file = source.name
+        p = source.base
+        n = source.count
+    }
+
+    func fail(_ offset: Int, _ reason: String) -> STARError {
+        .syntax(file: file, line: src.line(of: offset), reason: reason)
+    }
+
+    // MARK: small scanners
+
+    /// Skips whitespace and comments; stops at a token start or the end.
+    mutating func skipBlanks() {
+        while pos < n {
+            let b = p[pos]
+            if isSTARSpace(b) { pos += 1; continue }
+            if b == 0x23 { // '#'
+                pos = lineEnd(pos)
+                continue
+            }
+            return
+        }
+    }
+
+    /// The position after the newline ending the line that contains `i` (or the end).
+    func lineEnd(_ i: Int) -> Int {
+        if i >= n { return n }
+        if let hit = memchr(p + i, 0x0A, n - i) {
+            return UnsafeRawPointer(hit) - UnsafeRawPointer(p) + 1
+        }
+        return n
+    }
+
+    /// The start of the line that contains `i`.
+    func lineStart(_ i: Int) -> Int {
+        var j = min(i, n)
+        while j > 0 && p[j - 1] != 0x0A { j -= 1 }
+        return j
+    }
+
+    /// Whether an unquoted token at `i` begins with the reserved word `word` (lower case ASCII).
+    func startsWith(_ i: Int, _ word: StaticString) -> Bool {
+        let w = word.utf8Start
+        let len = word.utf8CodeUnitCount
+        if i + len > n { return false }
+        for k in 0..<len {
+            let c = p[i + k]
+            let lower = c >= 0x41 && c <= 0x5A ? c | 0x20 : c
+            if lower != w[k] { return false }
+        }
+        return true
+    }
+
+    /// Whether the token at `i` is a reserved word that ends a loop or a block.
+    func isReserved(_ i: Int) -> Bool {
+        switch p[i] | 0x20 {
+        case 0x64: return startsWith(i, "data_")
+        case 0x6C: return startsWith(i, "loop_")
+        case 0x73: return startsWith(i, "save_") || startsWith(i, "stop_")
+        case 0x67: return startsWith(i, "global_")
+        default: return false
+        }
+    }
+
+    /// Checks a value token at `i` for syntax and returns its end.
+    func valueEnd(_ i: Int) throws -> Int {
+        let b = p[i]
+        if b == 0x27 || b == 0x22 {
+            var j = i + 1
+            while j < n {
+                let c = p[j]
+                if c == b && (j + 1 == n || isSTARSpace(p[j + 1])) { return j + 1 }
+                if c == 0x0A || c == 0x0D { break }
+                j += 1
+            }
+            throw fail(i, "unterminated quote \(b == 0x27 ? "'" : "\"")")
+        }
+        if b == 0x3B && (i == 0 || p[i - 1] == 0x0A) {
+            guard let t = src.textFieldEnd(i) else { throw fail(i, "unterminated ; text field") }
+            return t.end
+        }
+        var j = i + 1
+        while j < n && byteClass[Int(p[j])] == 0 { j += 1 }
+        return j
+    }
+
+    // MARK: document
+
+    mutating func parse() throws -> [STARBlock] {
+        if n == 0 { throw STARError.invalid(file: file, line: nil, reason: "empty file, not a STAR file") }
+        if memchr(p, 0, min(n, 1 << 16)) != nil {
+            throw STARError.invalid(file: file, line: nil, reason: "binary file (NUL bytes), not a STAR file")
+        }
+        var blockName: String? = nil      // the current data_ block
+        var headerPending = false         // a data_ line not yet given to a table
+        var headerLine = 0                // start of that data_ line
+        var triviaStart = 0               // where the next table's raw text begins
+        var tablesInBlock = 0
+        // A key-value group being gathered.
+        var kvLabels: [String] = []
+        var kvOffsets: [Int] = []
+        var kvHeader = 0
+        var kvEnd = 0
+
+        func makeTable(_ name: String, isLoop: Bool, labels: [String], table: STARTable,
+                       header: Int, end: Int, continues: Bool, triviaStart: Int) -> STARBlock {
+            let part = STARPart(table: table, rowMap: nil, rowCount: table.rowCount,
+                                columns: (0..<labels.count).map { .table($0) })
+            let block = STARBlock(name: name, isLoop: isLoop, labels: labels, parts: [part], file: file)
+            block.sharesDataBlock = continues
+            block.source = src
+            block.rawRange = triviaStart ..< end
+            block.triviaRange = triviaStart ..< max(triviaStart, header)
+            return block
+        }
+
+        var out: [STARBlock] = []
+        let helper = self
+        func flushPairs() {
+            let parser = helper
+            guard !kvLabels.isEmpty, let name = blockName else { return }
+            let base = kvOffsets.min() ?? 0
+            let seg = STARSegment(firstRow: 0, rowCount: 1, base: base,
+                                  offsets: ContiguousArray(kvOffsets.map { UInt32($0 - base) }))
+            let table = STARTable(source: parser.src, columnCount: kvLabels.count, segments: [seg])
+            let header = headerPending ? headerLine : parser.lineStart(kvHeader)
+            out.append(makeTable(name, isLoop: false, labels: kvLabels, table: table, header: header,
+                                           end: kvEnd, continues: tablesInBlock > 0, triviaStart: triviaStart))
+            headerPending = false
+            tablesInBlock += 1
+            triviaStart = kvEnd
+            kvLabels = []
+            kvOffsets = []
+        }
+
+        func flushEmptyBlock() {
+            let parser = helper
+            guard headerPending, let name = blockName else { return }
+            let end = parser.lineEnd(headerLine)
+            let seg = STARSegment(firstRow: 0, rowCount: 0, base: 0, offsets: [])
+            let table = STARTable(source: parser.src, columnCount: 0, segments: [seg])
+            out.append(makeTable(name, isLoop: false, labels: [], table: table, header: headerLine,
+                                           end: end, continues: false, triviaStart: triviaStart))
+            headerPending = false
+            triviaStart = end
+        }
+
+        while true {
+            skipBlanks()
+            if pos >= n { break }
+            let start = pos
+            let b = p[start]
+            let quoted = b == 0x27 || b == 0x22
+            if !quoted && startsWith(start, "data_") {
+                flushPairs()
+                flushEmptyBlock()
+                let end = try valueEnd(start)
+                blockName = src.string(start + 5 ..< end)
+                headerPending = true
+                headerLine = lineStart(start)
+                tablesInBlock = 0
+                pos = end
+                continue
+            }
+            guard let name = blockName else {
+                throw fail(start, "text before the first data_ block: '\(src.string(start ..< min(n, (try? valueEnd(start)) ?? start + 1)))'")
+            }
+            if !quoted && startsWith(start, "loop_") {
+                flushPairs()
+                let header = headerPending ? headerLine : lineStart(start)
+                pos = start + 5
+                let (labels, table, end) = try parseLoop(loopStart: start)
+                out.append(makeTable(name, isLoop: true, labels: labels, table: table, header: header,
+                                        end: end, continues: tablesInBlock > 0, triviaStart: triviaStart))
+                headerPending = false
+                tablesInBlock += 1
+                triviaStart = end
+                continue
+            }
+            if !quoted && b == 0x5F { // '_label value'
+                let labelEnd = try valueEnd(start)
+                let label = src.string(start + 1 ..< labelEnd)
+                pos = labelEnd
+                skipBlanks()
+                if pos >= n || (p[pos] == 0x5F) || isReserved(pos) {
+                    throw fail(start, "_\(label) has no value")
+                }
+                if kvLabels.contains(label) {
+                    throw fail(start, "label _\(label) appears twice in data_\(name)")
+                }
+                if kvLabels.isEmpty { kvHeader = start }
+                let vEnd = try valueEnd(pos)
+                kvLabels.append(label)
+                kvOffsets.append(pos)
+                kvEnd = lineEnd(vEnd - 1)
+                pos = vEnd
+                continue
+            }
+            if !quoted && (startsWith(start, "save_") || startsWith(start, "global_") || startsWith(start, "stop_")) {
+                throw fail(start, "save frames and global_ blocks are not supported")
+            }
+            let end = (try? valueEnd(start)) ?? min(n, start + 1)
+            throw fail(start, "value '\(src.string(start ..< min(end, start + 60)))' outside a loop_ or a _label")
+        }
+        flushPairs()
+        flushEmptyBlock()
+        tables = out
+        if tables.isEmpty {
+            if blockName == nil {
+                throw STARError.invalid(file: file, line: nil, reason: "no data_ block, not a STAR file")
+            }
+        }
+        // The text after the last table belongs to it.
+        if let last = tables.last, let r = last.rawRange { last.rawRange = r.lowerBound ..< n }
+        return tables
+    }
+
+    // MARK: loops
+
+    /// Reads the labels and rows of a loop whose `loop_` keyword is at `loopStart` (pos is after it).
+    mutating func parseLoop(loopStart: Int) throws -> (labels: [String], table: STARTable, end: Int) {
+        var labels: [String] = []
+        var seen = Set<String>()
+        var lastTokenEnd = pos
+        while true {
+            skipBlanks()
+            guard pos < n, p[pos] == 0x5F else { break }
+            let end = try valueEnd(pos)
+            let label = src.string(pos + 1 ..< end)
+            if !seen.insert(label).inserted {
+                throw fail(pos, "label _\(label) appears twice in one loop_")
+            }
+            labels.append(label)
+            pos = end
+            lastTokenEnd = end
+        }
+        if labels.isEmpty { throw fail(loopStart, "loop_ without labels") }
+        let columns = labels.count
+        let dataStart = pos
+        // Empty loop?
+        if pos >= n || isReserved(pos) {
+            let seg = STARSegment(firstRow: 0, rowCount: 0, base: 0, offsets: [])
+            return (labels, STARTable(source: src, columnCount: columns, segments: [seg]), lineEnd(lastTokenEnd - 1))
+        }
+        // Line mode: RELION tables always; others when the first row fills its line exactly.
+        let relion = labels.allSatisfy { $0.hasPrefix("rln") }
+        let firstLine = lineStart(dataStart)
+        if firstLine > lineStart(lastTokenEnd - 1) {
+            var lineMode = relion
+            if !relion {
+                let probe = tokenizeLines(from: firstLine, to: lineEnd(dataStart), columns: columns, reserve: columns)
+                lineMode = probe.error == nil && !probe.needsStream && probe.rows == 1
+            }
+            if lineMode, let result = try parseLinesParallel(from: firstLine, columns: columns, strict: relion) {
+                return (labels, result.table, result.end)
+            }
+        }
+        let streamed = try parseStream(from: dataStart, columns: columns, labels: labels)
+        return (labels, streamed.table, streamed.end)
+    }
+
+    /// Line-mode tokenizing of a loop, in parallel for large ones. Nil if it needs stream mode.
+    mutating func parseLinesParallel(from start: Int, columns: Int, strict: Bool) throws -> (table: STARTable, end: Int)? {
+        // A first, sequential piece: small loops (optics tables) end here.
+        let firstEnd = min(n, lineEnd(min(n, start + (1 << 20)) - 1))
+        var chunks: [LineChunk] = [tokenizeLines(from: start, to: firstEnd, columns: columns, reserve: 0, strict: strict)]
+        if chunks[0].stop == nil && chunks[0].error == nil && !chunks[0].needsStream && firstEnd < n {
+            let restBytes = n - firstEnd
+            let bytesPerRow = max(16, (firstEnd - start) / max(1, chunks[0].rows))
+            let parts = max(Parallelism.jobs, (restBytes >> 30) + 1)
+            var bounds: [Int] = [firstEnd]
+            for k in 1..<parts {
+                let target = firstEnd + restBytes / parts * k
+                bounds.append(max(bounds.last!, lineEnd(target)))
+            }
+            bounds.append(n)
+            let k = bounds.count - 1
+            let results = UnsafeMutableBufferPointer<LineChunk>.allocate(capacity: k)
+            results.initialize(repeating: LineChunk())
+            defer { results.deinitialize(); results.deallocate() }
+            nonisolated(unsafe) let out = results
+            let me = self
+            parallelForEach(k) { i in
+                let bytes = bounds[i + 1] - bounds[i]
+                out[i] = me.tokenizeLines(from: bounds[i], to: bounds[i + 1], columns: columns,
+                                          reserve: (bytes / bytesPerRow + bytes / bytesPerRow / 16 + 16) * columns,
+                                          strict: strict)
+            }
+            for i in 0..<k {
+                let c = results[i]
+                chunks.append(c)
+                if c.stop != nil || c.error != nil || c.needsStream { break }
+            }
+        }
+        var segments: [STARSegment] = []
+        var rows = 0
+        var end = start
+        var stop = n
+        for c in chunks {
+            if let e = c.error { throw fail(e.offset, e.reason) }
+            if c.needsStream { return nil }
+            if c.rows > 0 {
+                segments.append(STARSegment(firstRow: rows, rowCount: c.rows, base: c.base, offsets: c.offsets))
+                rows += c.rows
+            }
+            if let r = c.lastRowEnd { end = r }
+            if let s = c.stop { stop = s; break }
+        }
+        if segments.isEmpty { segments = [STARSegment(firstRow: 0, rowCount: 0, base: 0, offsets: [])] }
+        pos = stop
+        if stop == n { end = n }
+        return (STARTable(source: src, columnCount: columns, segments: segments), end)
+    }
+
+    /// Tokenizes the lines starting in [from, to) as rows of `columns` values.
+    func tokenizeLines(from: Int, to: Int, columns: Int, reserve: Int, strict: Bool = true) -> LineChunk {
+        var chunk = LineChunk()
+        chunk.base = from
+        chunk.offsets.reserveCapacity(reserve)
+        let p = self.p
+        let n = self.n
+        let cls = byteClass
+        var i = from
+        while i < to {
+            let lineStart = i
+            while i < n && cls[Int(p[i])] == 1 { i += 1 }
+            if i >= n { break }
+            let b = p[i]
+            if b == 0x0A { i += 1; continue }
+            if b == 0x23 { i = lineEnd(i); continue }
+            if b == 0x5F { chunk.stop = lineStart; return chunk }
+            if b == 0x3B && i == lineStart { chunk.needsStream = true; return chunk }
+            if (b | 0x20) >= 0x64 && isReserved(i) {
+                if columns == 1 || countTokens(i) < columns { chunk.stop = lineStart; return chunk }
+            }
+            var count = 0
+            let rowOffsetStart = chunk.offsets.count
+            while true {
+                if count < columns { chunk.offsets.append(UInt32(truncatingIfNeeded: i - from)) }
+                count += 1
+                let c = p[i]
+                if c == 0x27 || c == 0x22 {
+                    var j = i + 1
+                    var closed = false
+                    while j < n {
+                        let d = p[j]
+                        if d == c && (j + 1 == n || isSTARSpace(p[j + 1])) { closed = true; break }
+                        if d == 0x0A || d == 0x0D { break }
+                        j += 1
+                    }
+                    if !closed { chunk.error = (i, "unterminated quote \(c == 0x27 ? "'" : "\"")"); return chunk }
+                    i = j + 1
+                } else {
+                    i += 1
+                    while i < n && cls[Int(p[i])] == 0 { i += 1 }
+                }
+                while i < n && cls[Int(p[i])] == 1 { i += 1 }
+                if i >= n { break }
+                if p[i] == 0x0A { i += 1; break }
+                if p[i] == 0x23 { i = lineEnd(i); break }
+            }
+            if count != columns {
+                chunk.offsets.removeSubrange(rowOffsetStart...)
+                if !strict { chunk.needsStream = true; return chunk }
+                chunk.error = (lineStart, "row has \(count) value\(count == 1 ? "" : "s"), the table has \(columns) columns")
+                return chunk
+            }
+            chunk.rows += 1
+            chunk.lastRowEnd = i
+        }
+        return chunk
+    }
+
+    /// The number of tokens on the line from `i` (quotes respected, comment ends the line).
+    func countTokens(_ i: Int) -> Int {
+        var j = i
+        var count = 0
+        while j < n {
+            while j < n && (p[j] == 0x20 || p[j] == 0x09 || p[j] == 0x0D) { j += 1 }
+            if j >= n || p[j] == 0x0A || p[j] == 0x23 { break }
+            count += 1
+            guard let e = try? valueEnd(j) else { break }
+            j = e
+        }
+        return count
+    }
+
+    /// Stream mode: values may span lines; a row every `columns` values.
+    mutating func parseStream(from start: Int, columns: Int, labels: [String]) throws -> (table: STARTable, end: Int) {
+        pos = start
+        var segments: [STARSegment] = []
+        var offsets = ContiguousArray<UInt32>()
+        var base = start
+        var rowsInSegment = 0
+        var firstRow = 0
+        var count = 0
+        var lastEnd = start
+        var rowStart = start
+        while true {
+            skipBlanks()
+            if pos >= n { break }
+            let b = p[pos]
+            if b == 0x5F || (b != 0x27 && b != 0x22 && isReserved(pos)) { break }
+            if count % columns == 0 {
+                rowStart = pos
+                if pos - base > Int(UInt32.max) - (1 << 24) {
+                    segments.append(STARSegment(firstRow: firstRow, rowCount: rowsInSegment, base: base, offsets: offsets))
+                    firstRow += rowsInSegment
+                    rowsInSegment = 0
+                    offsets = []
+                    base = pos
+                }
+            }
+            let end = try valueEnd(pos)
+            offsets.append(UInt32(pos - base))
+            count += 1
+            if count % columns == 0 { rowsInSegment += 1 }
+            lastEnd = end
+            pos = end
+        }
+        if count % columns != 0 {
+            let k = count % columns
+            throw fail(rowStart, "row has \(k) value\(k == 1 ? "" : "s"), the table has \(columns) columns")
+        }
+        segments.append(STARSegment(firstRow: firstRow, rowCount: rowsInSegment, base: base, offsets: offsets))
+        return (STARTable(source: src, columnCount: columns, segments: segments), lineEnd(max(lastEnd - 1, start)))
+    }
+}
