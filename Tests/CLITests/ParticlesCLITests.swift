@@ -169,3 +169,43 @@ func testStacksMatchRelionImageHandlerAndRelionStarHandlerReadsTheResult() throw
     let help = try runAngpix(["particles", "rescale", "--help"])
     #expect(help.stdout.contains("Example:"))
 }
+
+@Test func testKilledRunLosesNothingAndResumes() throws {
+    let dir = TemporaryDirectory()
+    _ = try makeParticleSet(dir.path, stacks: Array(repeating: 16, count: 10), box: 128)
+    let clean = try runAngpix(["particles", "rescale", "particles.star", "--angpix", "1.5", "-o", "Clean"], cwd: dir.path)
+    #expect(clean.status == 0, "\(clean.stderr)")
+
+    // Start a run, kill it (SIGKILL: no clean-up) as soon as its first stack is recorded.
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: angpixExecutable)
+    process.arguments = ["particles", "rescale", "particles.star", "--angpix", "1.5", "-o", "Killed", "--jobs", "1"]
+    process.currentDirectoryURL = URL(fileURLWithPath: dir.path)
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let movies = dir.file("Killed/Extract/job007/Movies")
+    let deadline = Date().addingTimeInterval(60)
+    while process.isRunning && Date() < deadline {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: movies)) ?? []
+        if names.contains(where: { $0.hasSuffix(".angpix.json") }) { break }
+        usleep(2_000)
+    }
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    // Whatever exists under a stack's final name is a complete stack (atomic rename).
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: movies)) ?? [] where name.hasSuffix(".mrcs") {
+        let s = try stackData(movies + "/" + name)
+        #expect(s.box == 84 && s.count == 16)
+    }
+    let resumed = try runAngpix(["particles", "rescale", "particles.star", "--angpix", "1.5", "-o", "Killed"], cwd: dir.path)
+    #expect(resumed.status == 0, "\(resumed.stderr)")
+    #expect(!resumed.stdout.contains(", 0 already complete"), "\(resumed.stdout)")
+    for k in 0..<10 {
+        let stack = "Extract/job007/Movies/mic\(k).mrcs"
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("Clean/" + stack)))
+                == Data(contentsOf: URL(fileURLWithPath: dir.file("Killed/" + stack))))
+    }
+    let leftovers = try FileManager.default.contentsOfDirectory(atPath: movies).filter { $0.contains("angpix-tmp") }
+    #expect(leftovers.isEmpty, "\(leftovers)")
+}
