@@ -161,7 +161,7 @@ struct MapBench: ParsableCommand {
 }
 
 /// The full path of an executable on PATH.
-func which(_ tool: String) -> String? {
+private func which(_ tool: String) -> String? {
     let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init) + ["/usr/bin"]
     for d in dirs {
         let p = (d as NSString).appendingPathComponent(tool)
@@ -171,7 +171,7 @@ func which(_ tool: String) -> String? {
 }
 
 /// Runs a program to completion, output discarded; throws if it fails.
-func runTool(_ path: String, _ args: [String]) throws {
+private func runTool(_ path: String, _ args: [String]) throws {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
