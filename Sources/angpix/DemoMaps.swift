@@ -143,7 +143,9 @@ enum DemoMaps {
                       "angpix calibrate model finds \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px (correlation \(f(calibration.score, 3)) at \(f(calibration.resolution, 1)) Å, in \(f(seconds, 1)) s): the header is \(f(100 * (nominalPixelSize / calibration.pixelSize - 1), 1)) % too large.",
                       "The reference text warns: a model refined against this same map may be biased towards the pixel size the map had during refinement."],
             tables: [ReportTable(title: "Score curve", columns: ["pixel size (Å)", "scale", "correlation"], rows: curveRows)],
-            plots: ["05-calibration.svg"]), "05-calibration.json")
+            plots: ["05-calibration.svg"],
+            values: ["pixelSize": calibration.pixelSize, "uncertainty": calibration.uncertainty, "score": calibration.score,
+                     "headerPixelSize": nominalPixelSize, "truePixelSize": truePixelSize, "seconds": seconds]), "05-calibration.json")
         c.say("5. Map simulated at \(f(truePixelSize, 2)) Å/px from the built-in model, labelled \(f(nominalPixelSize, 2)); calibrated against the model: \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px")
         c.overview.append(["Calibration against a model", "map labelled \(f(nominalPixelSize, 2)) Å/px, truly \(f(truePixelSize, 2)): found \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px"])
 

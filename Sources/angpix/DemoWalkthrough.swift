@@ -42,7 +42,7 @@ final class DemoContext {
         try writeFileAtomically(text, to: try path(name), policy: policy)
     }
 
-    func say(_ text: String) { print(text) }
+    func say(_ text: String, terminator: String = "\n") { print(text, terminator: terminator) }
 }
 
 /// A section in the report folder convention: title, summary, tables, plots, notes.
@@ -52,11 +52,40 @@ struct DemoSection: Encodable {
     var tables: [ReportTable] = []
     var plots: [String]? = nil
     var notes: [String]? = nil
+    /// The key numbers, by name (shown in the folded "All values").
+    var values: [String: Double]? = nil
 }
 
 private func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
 
 enum DemoWalkthrough {
+    /// Every section after the join, in the reference text's order; then the overview and the report.
+    static func runSectionsAfterJoin(_ c: DemoContext) throws {
+        let ctfResult = try ctf(c)
+        try z40(c, ctf: ctfResult)
+        try opticsTrace(c)
+        let project = try DemoMaps.run(c)
+        c.say("7. angpix check on the mini-project (\(try c.path("project"))):")
+        try check(c, star: project.star, refineMap: project.refineMap, mask: project.mask,
+                  postprocessStar: project.postprocessStar, postprocessMap: project.postprocessMap)
+    }
+
+    /// Writes 00-overview.json (the key number of each section) and the HTML report of the folder.
+    static func finish(_ c: DemoContext, started: Date) throws {
+        let seconds = Date().timeIntervalSince(started)
+        try c.writeJSON(DemoSection(
+            title: "angpix demo: the pixel-size problems of a RELION project",
+            summary: ["This folder was written by `angpix demo` from data generated on the fly (nothing downloaded), following RELION's \"Pixel size issues\" page: \(FileManager.default.fileExists(atPath: (c.out as NSString).appendingPathComponent("01-join.json")) ? "datasets at two pixel sizes joined, " : "")the CTF at a wrong pixel size, the true pixel size from Z40, pixel sizes through optics groups, a map calibrated against a model, PostProcess at the corrected pixel size, and angpix check on the resulting mini-project (project/).",
+                      "Each section below has the numbers behind its plots; the raw values of each result file are folded under \"All values\". Made in \(f(seconds, 1)) s."],
+            tables: [ReportTable(title: "What each section found", columns: ["section", "result"], rows: c.overview)]),
+            "00-overview.json")
+        let reportPath = try c.path(HTMLDirectoryReport.defaultFileName)
+        let page = try HTMLDirectoryReport.page(directory: c.out, title: "angpix demo", excluding: [HTMLDirectoryReport.defaultFileName])
+        try page.write(to: reportPath, policy: c.policy)
+        c.say("")
+        c.say("Wrote \(c.out) (result files, plots and the mini-project) in \(f(seconds, 1)) s; open \(reportPath) in a browser.")
+    }
+
     // MARK: CTF at a wrong pixel size (reference text: "Cs and the error in the pixel size")
 
     /// Runs the reference text's case; returns the fit of defocus and Cs (used by the Z40 section).
