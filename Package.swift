@@ -35,8 +35,10 @@ let package = Package(
             "AngpixCore", "STARFile", "Fourier",
             .product(name: "Numerics", package: "swift-numerics"),
         ], swiftSettings: optimized),
+        // zlib from the system (every machine has it), to read gzip-compressed models without a new package.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Atomic models (PDB/mmCIF), scattering factors, model maps.
-        .target(name: "Models", dependencies: ["AngpixCore", "STARFile", "Fourier"], swiftSettings: optimized),
+        .target(name: "Models", dependencies: ["AngpixCore", "STARFile", "Fourier", "CZlib"], swiftSettings: optimized),
         // Absolute pixel-size calibration against a model or a map.
         .target(name: "Calibration", dependencies: ["AngpixCore", "MRC", "Fourier", "Models"], swiftSettings: optimized),
         // PostProcess: FSC, mask correction, sharpening, postprocess.star.
@@ -63,7 +65,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["AngpixCore"], path: "Tests/TestSupport"),
         .testTarget(name: "AngpixCoreTests", dependencies: ["AngpixCore", "TestSupport"]),
         .testTarget(name: "STARFileTests", dependencies: ["STARFile", "TestSupport"]),
-        .testTarget(name: "MRCTests", dependencies: ["MRC", "TestSupport"]),
+        .testTarget(name: "MRCTests", dependencies: ["MRC", "Fourier", "TestSupport"]),
         .testTarget(name: "FourierTests", dependencies: ["Fourier", "TestSupport"]),
         .testTarget(name: "OpticsTests", dependencies: ["Optics", "STARFile", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
@@ -73,7 +75,7 @@ let package = Package(
         .testTarget(name: "ParticlesTests", dependencies: ["Particles", "STARFile", "MRC", "TestSupport"]),
         .testTarget(name: "ProjectCheckTests", dependencies: ["ProjectCheck", "STARFile", "MRC", "TestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
-        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC"]),
+        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC", "Models"]),
     ],
     swiftLanguageModes: [.v6]
 )
