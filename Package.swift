@@ -70,12 +70,12 @@ let package = Package(
         .testTarget(name: "OpticsTests", dependencies: ["Optics", "STARFile", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Models", "MRC", "TestSupport"]),
-        .testTarget(name: "PostprocessTests", dependencies: ["Postprocess", "MRC", "STARFile", "TestSupport"]),
+        .testTarget(name: "PostprocessTests", dependencies: ["Postprocess", "MRC", "STARFile", "Fourier", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "ParticlesTests", dependencies: ["Particles", "STARFile", "MRC", "TestSupport"]),
         .testTarget(name: "ProjectCheckTests", dependencies: ["ProjectCheck", "STARFile", "MRC", "TestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
-        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC", "Models"]),
+        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC", "Models", "Postprocess"]),
     ],
     swiftLanguageModes: [.v6]
 )
