@@ -160,8 +160,10 @@ enum DemoWalkthrough {
         var sections: [(String, ProjectCheckReport, String)] = [("07-check.json", good,
             "angpix check --star \(rel(star)) --reference \(rel(refineMap))\(mask.map { " --mask \(rel($0))" } ?? "")\(postprocessStar.map { " --postprocess \(rel($0))" } ?? "") --stacks")]
         if let postprocessMap {
-            let trap = try ProjectChecker.check(ProjectCheckInputs(star: rel(star), reference: rel(postprocessMap)))
-            sections.append(("08-check-trap.json", trap, "angpix check --star \(rel(star)) --reference \(rel(postprocessMap))"))
+            let trap = try ProjectChecker.check(ProjectCheckInputs(star: rel(star), reference: rel(postprocessMap),
+                                                                   postprocess: postprocessStar.map(rel)))
+            sections.append(("08-check-trap.json", trap,
+                             "angpix check --star \(rel(star)) --reference \(rel(postprocessMap))\(postprocessStar.map { " --postprocess \(rel($0))" } ?? "")"))
         }
         for (name, report, command) in sections {
             let title = name.contains("trap") ? "angpix check: the PostProcess map reused as a reference" : "angpix check on the mini-project"
