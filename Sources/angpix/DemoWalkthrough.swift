@@ -59,17 +59,6 @@ struct DemoSection: Encodable {
 private func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
 
 enum DemoWalkthrough {
-    /// Every section after the join, in the reference text's order; then the overview and the report.
-    static func runSectionsAfterJoin(_ c: DemoContext) throws {
-        let ctfResult = try ctf(c)
-        try z40(c, ctf: ctfResult)
-        try opticsTrace(c)
-        let project = try DemoMaps.run(c)
-        c.say("7. angpix check on the mini-project (\(try c.path("project"))):")
-        try check(c, star: project.star, refineMap: project.refineMap, mask: project.mask,
-                  postprocessStar: project.postprocessStar, postprocessMap: project.postprocessMap)
-    }
-
     /// Writes 00-overview.json (the key number of each section) and the HTML report of the folder.
     static func finish(_ c: DemoContext, started: Date) throws {
         let seconds = Date().timeIntervalSince(started)
@@ -95,7 +84,7 @@ enum DemoWalkthrough {
         try c.writeJSON(CtfSimulationReport.JSONOutput(r, phaseTolerance: PixelSizeErrorSimulation.referenceCase.phaseTolerance,
                                                       plot: "02-ctf.svg"), "02-ctf.json")
         let d = r.fit(.defocus), dc = r.fit(.defocusAndCs)
-        c.say("2. CTF at a wrong pixel size (truly \(f(r.trueAngpix, 2)) Å/px, believed \(f(r.nominalAngpix, 2)); defocus \(f(r.defocus, 0)) Å, Cs \(f(r.sphericalAberration, 1)) mm)")
+        c.say("CTF at a wrong pixel size (truly \(f(r.trueAngpix, 2)) Å/px, believed \(f(r.nominalAngpix, 2)); defocus \(f(r.defocus, 0)) Å, Cs \(f(r.sphericalAberration, 1)) mm)")
         if let d {
             c.say("   fit of the defocus:        \(f(d.defocus, 0)) Å; in phase to \(d.phase.holdsTo.map { f($0.resolution, 2) + " Å" } ?? "Nyquist")"
                   + (d.phase.backInPhase.first.map { ", back in phase at \(f($0.resolution, 2)) Å (the FSC bump)" } ?? ""))
@@ -138,7 +127,7 @@ enum DemoWalkthrough {
                       note],
             tables: [ReportTable(title: "Optics groups", columns: ["group", "name", "nominal (Å/px)", "Z40", "Cs apparent (mm)", "true (Å/px)", "problem"], rows: rows)],
             file: star, csTrue: r.sphericalAberration, groups: results, note: note), "03-z40.json")
-        c.say("3. True pixel size from Z40: Z40 = \(String(format: "%.4g", z40)) → Cs apparent \(f(apparent, 3)) mm → \(f(truePx, 4)) Å/px (truth \(f(r.trueAngpix, 2)))")
+        c.say("True pixel size from Z40: Z40 = \(String(format: "%.4g", z40)) → Cs apparent \(f(apparent, 3)) mm → \(f(truePx, 4)) Å/px (truth \(f(r.trueAngpix, 2)))")
         c.overview.append(["True pixel size from Z40", "Z40 \(String(format: "%.4g", z40)), Cs apparent \(f(apparent, 3)) mm: \(f(truePx, 4)) Å/px (truth \(f(r.trueAngpix, 2)))"])
     }
 
@@ -166,7 +155,7 @@ enum DemoWalkthrough {
                                            anchor: .group(1, 1.00), file: star)
         try c.writeJSON(OpticsTraceCommand.JSONOutput(result), "04-optics-trace.json")
         let g2 = result.groups[1]
-        c.say("4. Optics groups at 1.00 and 0.95 Å/px (truly 1.00 and 0.90), reference 1.00 Å/px: rlnMagMat \(f(result.groups[0].magnification, 4)) and \(f(g2.magnification, 4));")
+        c.say("Optics groups at 1.00 and 0.95 Å/px (truly 1.00 and 0.90), reference 1.00 Å/px: rlnMagMat \(f(result.groups[0].magnification, 4)) and \(f(g2.magnification, 4));")
         c.say("   trusting group 1 at 1.00 Å/px: map \(f(result.mapTruePixelSize ?? 0, 3)) Å/px, group 2 \(f(g2.truePixelSize ?? 0, 3)) Å/px (not 0.95/\(f(g2.magnification, 3)) = \(f(g2.naivePixelSize, 4)))")
         c.overview.append(["Pixel sizes through optics groups",
                            "rlnMagMat \(f(result.groups[0].magnification, 4)) and \(f(g2.magnification, 4)); map \(f(result.mapTruePixelSize ?? 0, 3)) Å/px, group 2 \(f(g2.truePixelSize ?? 0, 3)) Å/px"])
