@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["AngpixCore"], path: "Tests/TestSupport"),
         .testTarget(name: "AngpixCoreTests", dependencies: ["AngpixCore", "TestSupport"]),
         .testTarget(name: "STARFileTests", dependencies: ["STARFile", "TestSupport"]),
-        .testTarget(name: "MRCTests", dependencies: ["MRC", "TestSupport"]),
+        .testTarget(name: "MRCTests", dependencies: ["MRC", "Fourier", "TestSupport"]),
         .testTarget(name: "FourierTests", dependencies: ["Fourier", "TestSupport"]),
         .testTarget(name: "OpticsTests", dependencies: ["Optics", "STARFile", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),

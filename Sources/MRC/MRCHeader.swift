@@ -144,7 +144,9 @@ public struct MRCHeader: Sendable, Equatable {
     /// Sets CELLA and MX..MZ so that the voxel size is `pixelSize` Å in every direction.
     public mutating func setPixelSize(_ pixelSize: Double) {
         mx = nx; my = ny
-        if isVolumeStack { if mz <= 0 { mz = nz } } else if ispg == 0 { mz = 1 } else { mz = nz }
+        // Image stacks (ISPG 0) have MZ 1, except RELION's volumes, written with ISPG 0 and MZ = NZ.
+        let relionVolume = ispg == 0 && nz > 1 && mz == nz
+        if isVolumeStack { if mz <= 0 { mz = nz } } else if ispg == 0 && !relionVolume { mz = 1 } else { mz = nz }
         cella = MRCTriple(Float(pixelSize * Double(mx)), Float(pixelSize * Double(my)), Float(pixelSize * Double(mz)))
     }
 

@@ -1,0 +1,159 @@
+// Effective pixel sizes through relion_refine's two scaling steps (reference text, "Examples":
+// one and multiple optics groups):
+//
+//   1. relion_refine stretches or shrinks the particles of group g from their nominal pixel size
+//      p_g to the reference's header pixel size H. A particle truly at t_g is then truly at
+//      t_g · H / p_g (1.00 and 0.95 Å/px groups, truly 1.00 and 0.90, H = 1.00: 1.00 and 0.947).
+//   2. CtfRefine's anisotropic magnification refinement finds, per group, the matrix
+//      rlnMagMat00…11 that maps these particles onto the reconstruction, truly at t_map:
+//      isotropic scale m_g = t_map / (t_g · H / p_g)   (0.99 / 1.00 = 0.9900, 0.99 / 0.947 = 1.045).
+// Trusting one absolute value fixes all others:
+//   trusted group G at T:  t_map = T · H · m_G / p_G;   trusted map at T: t_map = T;
+//   then t_g = t_map · p_g / (m_g · H)   (0.990 · 0.95 / 1.045 = 0.900, not 0.95 / 1.045 = 0.9091).
+// m_g is the isotropic part √|det M| of the matrix; the anisotropy is reported separately.
+
+import Foundation
+
+/// One optics group as the trace needs it.
+public struct TraceGroupInput: Sendable, Equatable {
+    public var number: Int
+    public var name: String
+    /// rlnImagePixelSize, Å.
+    public var pixelSize: Double
+    /// rlnMagMat00…11, nil if absent.
+    public var magMatrix: Matrix2x2?
+    public init(number: Int, name: String, pixelSize: Double, magMatrix: Matrix2x2? = nil) {
+        self.number = number
+        self.name = name
+        self.pixelSize = pixelSize
+        self.magMatrix = magMatrix
+    }
+}
+
+/// What absolute value is trusted.
+public enum TraceAnchor: Sendable, Equatable {
+    case none
+    /// The true pixel size of one optics group (number, Å).
+    case group(Int, Double)
+    /// The true pixel size of the reconstruction (Å), e.g. calibrated against an atomic model.
+    case map(Double)
+}
+
+/// One optics group's line of the trace.
+public struct TracedGroup: Sendable, Codable, Equatable {
+    public var opticsGroup: Int
+    public var name: String
+    public var nominalPixelSize: Double
+    /// p_g / H: the factor relion_refine rescales the particle images by (1 = untouched,
+    /// below 1 = the particles are shrunk, above 1 = stretched).
+    public var refineScale: Double
+    /// The isotropic magnification √|det M| from rlnMagMat (1 if absent).
+    public var magnification: Double
+    /// Largest / smallest singular value of M (1 = isotropic).
+    public var anisotropy: Double
+    public var magMatrix: Matrix2x2?
+    /// p_g / m_g: the tempting but wrong "corrected" pixel size (0.95 / 1.045 = 0.9091).
+    public var naivePixelSize: Double
+    /// With an anchor: the group's true pixel size.
+    public var truePixelSize: Double?
+    /// With an anchor: the true pixel size of the group's particles after relion_refine's stretching.
+    public var truePixelSizeAfterRescaling: Double?
+}
+
+/// The trace of all groups and the reconstruction.
+public struct OpticsTraceResult: Sendable, Codable, Equatable {
+    /// The reference's header pixel size H (= the output map's header pixel size).
+    public var referencePixelSize: Double
+    public var groups: [TracedGroup]
+    /// With an anchor: the true pixel size of the reconstruction.
+    public var mapTruePixelSize: Double?
+    public var anchor: String?
+    /// True when rlnMagMat was present for every group.
+    public var hasMagnification: Bool
+    /// Warnings for a person (the 0.98 → 0.96 trap, missing magnification, …).
+    public var warnings: [String]
+}
+
+/// The trace itself.
+public enum OpticsTrace {
+    /// Follows relion_refine's rescaling and CtfRefine's magnification for every group.
+    public static func trace(groups: [TraceGroupInput], referencePixelSize H: Double, anchor: TraceAnchor,
+                             file: String = "<input>") throws -> OpticsTraceResult {
+        guard H.isFinite, H > 0 else {
+            throw OpticsError.invalidParameter("reference pixel size", H, "must be positive (Å)")
+        }
+        guard !groups.isEmpty else { throw OpticsError.input(file: file, reason: "no optics groups") }
+        var seen = Set<Int>()
+        for g in groups {
+            guard seen.insert(g.number).inserted else {
+                throw OpticsError.group(file: file, group: g.number, reason: "appears twice in data_optics")
+            }
+            guard g.pixelSize.isFinite, g.pixelSize > 0 else {
+                throw OpticsError.group(file: file, group: g.number, reason: "rlnImagePixelSize = \(formatNumber(g.pixelSize)) is not positive")
+            }
+            if let m = g.magMatrix {
+                guard [m.m00, m.m01, m.m10, m.m11].allSatisfy(\.isFinite), m.inverse != nil else {
+                    throw OpticsError.group(file: file, group: g.number,
+                                            reason: "rlnMagMat00…11 = \(formatNumber(m.m00)) \(formatNumber(m.m01)) \(formatNumber(m.m10)) \(formatNumber(m.m11)) is not invertible")
+                }
+            }
+        }
+        let mag = { (g: TraceGroupInput) -> Double in g.magMatrix?.isotropicScale ?? 1 }
+        var tMap: Double?
+        var anchorText: String?
+        switch anchor {
+        case .none: break
+        case let .group(number, t):
+            guard t.isFinite, t > 0 else { throw OpticsError.invalidParameter("trusted pixel size of group \(number)", t, "must be positive (Å)") }
+            guard let g = groups.first(where: { $0.number == number }) else {
+                throw OpticsError.input(file: file, reason: "--trusted-group \(number): no optics group \(number) (groups: \(groups.map { String($0.number) }.joined(separator: ", ")))")
+            }
+            tMap = t * H * mag(g) / g.pixelSize
+            anchorText = "optics group \(number) trusted at \(formatNumber(t)) Å/px"
+        case let .map(t):
+            guard t.isFinite, t > 0 else { throw OpticsError.invalidParameter("trusted map pixel size", t, "must be positive (Å)") }
+            tMap = t
+            anchorText = "reconstruction trusted at \(formatNumber(t)) Å/px"
+        }
+        let traced = groups.map { g -> TracedGroup in
+            let m = mag(g)
+            let sv = g.magMatrix?.singularValues ?? (major: 1, minor: 1)
+            let tg = tMap.map { $0 * g.pixelSize / (m * H) }
+            return TracedGroup(opticsGroup: g.number, name: g.name, nominalPixelSize: g.pixelSize,
+                               refineScale: g.pixelSize / H, magnification: m,
+                               anisotropy: sv.minor > 0 ? sv.major / sv.minor : .infinity,
+                               magMatrix: g.magMatrix, naivePixelSize: g.pixelSize / m,
+                               truePixelSize: tg, truePixelSizeAfterRescaling: tg.map { $0 * H / g.pixelSize })
+        }
+        var warnings: [String] = []
+        let hasMag = groups.allSatisfy { $0.magMatrix != nil }
+        if !groups.contains(where: { abs($0.pixelSize - H) <= 1e-4 * H }) {
+            let p = groups[0].pixelSize
+            warnings.append("the reference's pixel size \(formatNumber(H)) Å/px matches no optics group's nominal pixel size "
+                + "(\(groups.map { formatNumber($0.pixelSize) }.joined(separator: ", ")) Å/px). If the reference came from a PostProcess "
+                + "with a corrected pixel size, relion_refine stretches the particles to it and the output map is truly at "
+                + "about \(formatNumber(H)) × \(formatNumber(H)) / \(formatNumber(p)) = \(String(format: "%.4g", H * H / p)) Å/px while its header says \(formatNumber(H)) "
+                + "(the 0.98 → 0.96 trap). Use a reference whose header has the nominal pixel size of the first optics group.")
+        }
+        if !hasMag && groups.count > 1 {
+            warnings.append("rlnMagMat is missing for some groups: their relative pixel sizes are taken as nominal; run CtfRefine with \"Estimate anisotropic magnification\" to measure them")
+        }
+        for g in traced where g.anisotropy > 1.005 {
+            warnings.append("optics group \(g.opticsGroup): anisotropic magnification \(String(format: "%.2f", (g.anisotropy - 1) * 100)) %; the pixel sizes given are the isotropic mean")
+        }
+        return OpticsTraceResult(referencePixelSize: H, groups: traced, mapTruePixelSize: tMap, anchor: anchorText,
+                                 hasMagnification: hasMag, warnings: warnings)
+    }
+
+    /// The magnification CtfRefine would find for a group: t_map / (t_g · H / p_g).
+    public static func predictedMagnification(nominalPixelSize p: Double, truePixelSize t: Double,
+                                              referencePixelSize H: Double, mapTruePixelSize tMap: Double) -> Double {
+        tMap / (t * H / p)
+    }
+
+    /// The true pixel size of a group's particles after relion_refine rescales them to H: t_g · H / p_g.
+    public static func truePixelSizeAfterRescaling(nominalPixelSize p: Double, truePixelSize t: Double,
+                                                   referencePixelSize H: Double) -> Double {
+        t * H / p
+    }
+}

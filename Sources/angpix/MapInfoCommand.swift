@@ -1,0 +1,140 @@
+// `angpix map info FILE [--json]`: the MRC2014 header, voxel size, statistics of the data and the
+// validation problems found (see MRC/MRCValidation.swift for the checks).
+
+import ArgumentParser
+import Foundation
+import AngpixCore
+import MRC
+
+struct MapInfoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info",
+        abstract: "Print an MRC file's header, voxel size, statistics and problems.",
+        discussion: """
+        Checks the file as mrcfile's validate does: sizes against the file size, the mode, NaN or \
+        infinite values, a zero voxel size, the MAP word, the machine stamp, the header statistics. \
+        Exits with status 1 when the file has errors (warnings alone give status 0).
+
+        Example:
+          angpix map info run_class001.mrc
+          angpix map info Extract/job007/particles.mrcs --json
+        """
+    )
+
+    @Argument(help: "The MRC file (.mrc map, .mrcs stack).")
+    var file: String
+
+    @Flag(help: "Print JSON instead of text.")
+    var json = false
+
+    func run() throws {
+        let v = try MRCValidator.validate(path: file)
+        let info = MapInfo(v)
+        if json {
+            try printJSON(info)
+        } else {
+            print(info.text)
+        }
+        let errors = v.problems.filter { $0.severity == .error }.count
+        if errors > 0 {
+            throw CoreError.invalidArgument("\(file): not a valid MRC file (\(errors) error\(errors == 1 ? "" : "s"), listed above)")
+        }
+    }
+}
+
+/// What `map info` reports, as JSON or text.
+struct MapInfo: Encodable {
+    struct Header: Encodable {
+        var nx: Int, ny: Int, nz: Int
+        var mode: Int32
+        var modeName: String?
+        var byteOrder: String
+        var machineStamp: String
+        var nxstart: Int, nystart: Int, nzstart: Int
+        var mx: Int, my: Int, mz: Int
+        var cella: [Float], cellb: [Float]
+        var mapc: Int, mapr: Int, maps: Int
+        var dmin: Float, dmax: Float, dmean: Float, rms: Float
+        var ispg: Int
+        var nsymbt: Int
+        var exttyp: String
+        var nversion: Int
+        var origin: [Float]
+        var hasMapWord: Bool
+        var labels: [String]
+    }
+    struct Stats: Encodable {
+        var min: Double, max: Double, mean: Double, rms: Double
+        var finiteCount: Int, nonFiniteCount: Int
+    }
+    var file: String
+    var fileSize: Int
+    var kind: String?
+    var pixelSize: Double?
+    var voxelSize: [Double]?
+    var header: Header?
+    var statistics: Stats?
+    var valid: Bool
+    var problems: [MRCProblem]
+
+    init(_ v: MRCValidation) {
+        file = v.path
+        fileSize = v.fileSize
+        valid = v.isValid
+        problems = v.problems
+        if let h = v.header {
+            kind = h.isVolumeStack ? "volume stack" : h.isImageStack ? "image stack" : h.nz == 1 ? "image" : "volume"
+            pixelSize = h.pixelSize
+            voxelSize = [h.voxelSize.x, h.voxelSize.y, h.voxelSize.z]
+            header = Header(nx: h.nx, ny: h.ny, nz: h.nz, mode: h.modeRaw, modeName: h.mode?.name,
+                            byteOrder: h.byteOrder.rawValue,
+                            machineStamp: h.machineStamp.map { String(format: "%02x", $0) }.joined(separator: " "),
+                            nxstart: h.nxstart, nystart: h.nystart, nzstart: h.nzstart,
+                            mx: h.mx, my: h.my, mz: h.mz,
+                            cella: [h.cella.x, h.cella.y, h.cella.z], cellb: [h.cellb.x, h.cellb.y, h.cellb.z],
+                            mapc: h.mapc, mapr: h.mapr, maps: h.maps,
+                            dmin: h.dmin, dmax: h.dmax, dmean: h.dmean, rms: h.rms,
+                            ispg: h.ispg, nsymbt: h.nsymbt, exttyp: h.exttyp, nversion: h.nversion,
+                            origin: [h.origin.x, h.origin.y, h.origin.z], hasMapWord: h.hasMapWord, labels: h.labels)
+        }
+        if let s = v.statistics {
+            statistics = Stats(min: s.count > 0 ? s.min : 0, max: s.count > 0 ? s.max : 0, mean: s.mean, rms: s.rms,
+                               finiteCount: s.count, nonFiniteCount: s.nonFinite)
+        }
+    }
+
+    var text: String {
+        var lines = ["file:          \(file) (\(fileSize) bytes)"]
+        if let h = header, let kind {
+            let count = kind == "image stack" ? " (\(h.nz) images of \(h.nx) × \(h.ny))" : ""
+            lines.append("dimensions:    \(h.nx) × \(h.ny) × \(h.nz), \(kind)\(count), ISPG \(h.ispg)")
+            lines.append("mode:          \(h.mode)\(h.modeName.map { " (\($0))" } ?? " (unknown)"), \(h.byteOrder)-endian (stamp \(h.machineStamp))")
+            if let v = voxelSize {
+                lines.append("voxel size:    \(fmt(v[0])) × \(fmt(v[1])) × \(fmt(v[2])) Å   (CELLA \(fmt(h.cella[0])) \(fmt(h.cella[1])) \(fmt(h.cella[2])), MX MY MZ \(h.mx) \(h.my) \(h.mz))")
+            }
+            lines.append("origin:        \(fmt(h.origin[0])) \(fmt(h.origin[1])) \(fmt(h.origin[2])) Å; start \(h.nxstart) \(h.nystart) \(h.nzstart); axes \(h.mapc) \(h.mapr) \(h.maps)")
+            lines.append("extended:      \(h.nsymbt) bytes\(h.exttyp.isEmpty ? "" : " (\(h.exttyp))"); NVERSION \(h.nversion); MAP word \(h.hasMapWord ? "present" : "missing")")
+            lines.append("header stats:  min \(fmt(h.dmin)) max \(fmt(h.dmax)) mean \(fmt(h.dmean)) rms \(fmt(h.rms))")
+            for (i, label) in h.labels.enumerated() { lines.append("label \(i + 1):".padding(toLength: 15, withPad: " ", startingAt: 0) + label) }
+        }
+        if let s = statistics {
+            lines.append("data stats:    min \(fmt(s.min)) max \(fmt(s.max)) mean \(fmt(s.mean)) rms \(fmt(s.rms))" +
+                         (s.nonFiniteCount > 0 ? "; \(s.nonFiniteCount) NaN/Inf" : ""))
+        }
+        if problems.isEmpty {
+            lines.append("problems:      none")
+        } else {
+            lines.append("problems:")
+            for p in problems { lines.append("  \(p)") }
+        }
+        return lines.joined(separator: "\n")
+    }
+}
+
+private func fmt(_ v: Double) -> String {
+    if v == 0 { return "0" }
+    if abs(v) >= 1e-3 && abs(v) < 1e6 { return String(format: "%.6g", v) }
+    return String(format: "%.4e", v)
+}
+
+private func fmt(_ v: Float) -> String { fmt(Double(v)) }

@@ -1,0 +1,48 @@
+// `angpix map set-pixel-size IN --angpix X -o OUT`: writes a copy of IN whose header says X Å per
+// pixel (CELLA = X · MX...), voxels untouched — what relion_image_handler --force_header_angpix does.
+
+import ArgumentParser
+import Foundation
+import AngpixCore
+import MRC
+
+struct MapSetPixelSizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set-pixel-size",
+        abstract: "Change the pixel size in an MRC header (voxels untouched).",
+        discussion: """
+        Like relion_image_handler --force_header_angpix: only CELLA (and MX MY MZ) change; the mode, \
+        byte order, extended header and voxels are copied as they are. Use it when the map is right \
+        but its header is wrong — to bring the voxels to another pixel size use `angpix map rescale`.
+
+        Example:
+          angpix map set-pixel-size postprocess.mrc --angpix 0.98 -o postprocess_098.mrc
+        """
+    )
+
+    @Argument(help: "The MRC map or stack to read.")
+    var input: String
+
+    @Option(help: "The pixel size to write in the header (Å).")
+    var angpix: Double
+
+    @Option(name: [.short, .customLong("output")], help: "The MRC file to write.")
+    var output: String
+
+    @Flag(help: "Overwrite an existing output file.")
+    var force = false
+
+    func run() throws {
+        guard angpix > 0, angpix.isFinite else {
+            throw CoreError.invalidArgument("\(input): --angpix \(angpix): the pixel size must be positive")
+        }
+        let old = try MRCFile.readHeader(path: input).pixelSize
+        try MRCFile.rewriteHeader(input: input, output: output, policy: OutputPolicy(overwrite: force, inputs: [input])) { h in
+            h.setPixelSize(angpix)
+        }
+        print("\(output): pixel size \(formatAngstrom(old)) → \(formatAngstrom(angpix)) Å (header only, from \(input))")
+    }
+}
+
+/// A pixel size printed with up to 6 significant digits.
+func formatAngstrom(_ v: Double) -> String { String(format: "%.6g", v) }
