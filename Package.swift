@@ -35,8 +35,10 @@ let package = Package(
             "AngpixCore", "STARFile", "Fourier",
             .product(name: "Numerics", package: "swift-numerics"),
         ], swiftSettings: optimized),
+        // zlib from the system (every machine has it), to read gzip-compressed models without a new package.
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Atomic models (PDB/mmCIF), scattering factors, model maps.
-        .target(name: "Models", dependencies: ["AngpixCore", "STARFile", "Fourier"], swiftSettings: optimized),
+        .target(name: "Models", dependencies: ["AngpixCore", "STARFile", "Fourier", "CZlib"], swiftSettings: optimized),
         // Absolute pixel-size calibration against a model or a map.
         .target(name: "Calibration", dependencies: ["AngpixCore", "MRC", "Fourier", "Models"], swiftSettings: optimized),
         // PostProcess: FSC, mask correction, sharpening, postprocess.star.
@@ -68,12 +70,12 @@ let package = Package(
         .testTarget(name: "OpticsTests", dependencies: ["Optics", "STARFile", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Models", "MRC", "TestSupport"]),
-        .testTarget(name: "PostprocessTests", dependencies: ["Postprocess", "MRC", "STARFile", "TestSupport"]),
+        .testTarget(name: "PostprocessTests", dependencies: ["Postprocess", "MRC", "STARFile", "Fourier", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "ParticlesTests", dependencies: ["Particles", "STARFile", "MRC", "TestSupport"]),
         .testTarget(name: "ProjectCheckTests", dependencies: ["ProjectCheck", "STARFile", "MRC", "TestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
-        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC"]),
+        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC", "Models", "Postprocess"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -45,6 +45,8 @@ public struct ResolutionPoint: Sendable, Codable, Equatable {
 public struct PhaseAgreement: Sendable, Codable, Equatable {
     /// The fit holds (|Δγ| ≤ tolerance) up to this resolution; nil if it holds to Nyquist.
     public var holdsTo: ResolutionPoint?
+    /// True when the fit holds all the way to Nyquist of the true pixel size.
+    public var holdsToNyquist: Bool
     /// The first resolution where the curves go out of phase (cos Δγ < 0); nil if never before Nyquist.
     public var outOfPhaseFrom: ResolutionPoint?
     /// The resolutions where the curves come back into phase (cos Δγ turns positive again), in order.
@@ -323,7 +325,7 @@ public struct PixelSizeErrorSimulation: Sendable {
         var maxErr = 0.0
         let lo = 1 / fitFrom / s, hi = 1 / fitTo / s
         for i in 0...500 { maxErr = max(maxErr, abs(dGamma(lo + (hi - lo) * Double(i) / 500))) }
-        return PhaseAgreement(holdsTo: holds, outOfPhaseFrom: out, backInPhase: back,
+        return PhaseAgreement(holdsTo: holds, holdsToNyquist: holds == nil, outOfPhaseFrom: out, backInPhase: back,
                               maxPhaseErrorInFitRange: maxErr * 180 / Double.pi)
     }
 }

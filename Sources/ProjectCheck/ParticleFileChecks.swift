@@ -102,9 +102,10 @@ enum ParticleFileChecks {
                                    missingGroups: [:], counts: counts)
     }
 
-    static func findings(_ s: ParticleFileSummary) -> [Finding] {
+    static func findings(_ s: ParticleFileSummary, referencePixelSize: Double?) -> [Finding] {
         if s.isRelion30 { return relion30File(s) }
         return nameConflicts(s) + missingGroups(s) + relion30Columns(s) + mtf(s)
+            + OpticsImplications.findings(s, referencePixelSize: referencePixelSize)
     }
 
     // MARK: RELION 3.0 file

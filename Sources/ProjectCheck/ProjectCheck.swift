@@ -69,10 +69,11 @@ public enum ProjectChecker {
         var checked: [String] = []
         let paths = PathResolver(projectDirectory: inputs.projectDirectory, nearFiles: [inputs.star, inputs.postprocess].compactMap { $0 })
 
+        let referenceHeader = try inputs.reference.map { try MRCFile.readHeader(path: $0) }
         var particles: ParticleFileSummary? = nil
         if let star = inputs.star {
             let summary = try ParticleFileChecks.read(star)
-            findings += ParticleFileChecks.findings(summary)
+            findings += ParticleFileChecks.findings(summary, referencePixelSize: referenceHeader?.pixelSize)
             checked.append(summary.checkedLine)
             particles = summary
             if inputs.openStacks {
@@ -88,10 +89,7 @@ public enum ProjectChecker {
             checked.append(summary.checkedLine)
             postprocess = summary
         }
-        var referenceHeader: MRCHeader? = nil
-        if let ref = inputs.reference {
-            let header = try MRCFile.readHeader(path: ref)
-            referenceHeader = header
+        if let ref = inputs.reference, let header = referenceHeader {
             checked.append("\(ref): \(MapChecks.describe(header))")
             if let particles {
                 findings += MapChecks.referenceFindings(reference: ref, header: header, particles: particles, postprocess: postprocess)

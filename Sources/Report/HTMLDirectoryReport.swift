@@ -11,7 +11,8 @@
 //                   long lists of numbers summarised (the plot shows them), nested objects as
 //                   subsections.
 //   DIR/NAME.svg, DIR/NAME-*.svg, DIR/NAME_*.svg, DIR/NAME.*.svg
-//                   plots drawn inline in NAME.json's section (unless its "plots" lists them).
+//                   plots drawn inline in NAME.json's section (unless its "plots" lists them),
+//                   captioned with their file name (an SVG carries its own title).
 //   other *.svg     shown at the end under "Other plots".
 // Hidden files and the report itself are ignored; sub-folders are not read.
 
@@ -94,7 +95,7 @@ public enum HTMLDirectoryReport {
             for plot in plots {
                 claimed.insert(plot.file)
                 let svg = try readSVG(plot.file)
-                figures.append(.figure(svg: svg, caption: plot.caption ?? svgTitle(svg) ?? plot.file))
+                figures.append(.figure(svg: svg, caption: plot.caption ?? plot.file))
             }
             sections.append(section(from: value, name: stem, figures: figures))
         }
@@ -103,7 +104,7 @@ public enum HTMLDirectoryReport {
             var s = HTMLSection(title: jsonNames.isEmpty ? "Plots" : "Other plots")
             for name in others {
                 let svg = try readSVG(name)
-                s.add(.figure(svg: svg, caption: svgTitle(svg) ?? name))
+                s.add(.figure(svg: svg, caption: name))
             }
             sections.append(s)
         }
@@ -121,18 +122,6 @@ public enum HTMLDirectoryReport {
         if base == stem { return true }
         for sep in ["-", "_", "."] where base.hasPrefix(stem + sep) { return true }
         return false
-    }
-
-    /// The text of an SVG document's first `<title>` element, if any.
-    static func svgTitle(_ svg: String) -> String? {
-        guard let open = svg.range(of: "<title>"), let close = svg.range(of: "</title>", range: open.upperBound..<svg.endIndex) else {
-            return nil
-        }
-        let raw = String(svg[open.upperBound..<close.lowerBound])
-        let text = raw.replacingOccurrences(of: "&lt;", with: "<").replacingOccurrences(of: "&gt;", with: ">")
-            .replacingOccurrences(of: "&quot;", with: "\"").replacingOccurrences(of: "&#39;", with: "'")
-            .replacingOccurrences(of: "&amp;", with: "&").trimmingCharacters(in: .whitespacesAndNewlines)
-        return text.isEmpty ? nil : text
     }
 
     /// One section from one JSON result (the convention above), with `figures` after its summary.
@@ -211,8 +200,28 @@ public enum HTMLDirectoryReport {
                 for item in items {
                     if case .object(let ms) = item { for x in ms where !columns.contains(x.key) { columns.append(x.key) } }
                 }
-                let rows = items.map { item in columns.map { c in item[c].map(cellText) ?? "" } }
-                after.append(.table(HTMLTable(caption: label, columns: columns.map(humanize), rows: rows)))
+                // Scalars (and short lists of scalars) in the table; nested objects below it, item by item.
+                func simple(_ v: HTMLJSONValue?) -> Bool {
+                    guard let v else { return true }
+                    if case .array(let a) = v { return a.allSatisfy(\.isScalar) }
+                    return v.isScalar
+                }
+                let flat = columns.filter { c in items.allSatisfy { simple($0[c]) } }
+                let nested = columns.filter { !flat.contains($0) }
+                let rows = items.map { item in flat.map { c in item[c].map(cellText) ?? "" } }
+                after.append(.table(HTMLTable(caption: label, columns: flat.map(humanize), rows: rows)))
+                if !nested.isEmpty {
+                    for (i, item) in items.enumerated() {
+                        let name = flat.first.flatMap { item[$0] }.map(cellText) ?? "\(i + 1)"
+                        let members = nested.compactMap { c in item[c].map { HTMLJSONMember(c, $0) } }
+                        if depth >= 2 {
+                            after.append(.keyValues(caption: "\(label): \(name)", members.map { HTMLDetail(humanize($0.key), cellText($0.value)) }))
+                        } else {
+                            after.append(.heading("\(label): \(name)"))
+                            after += genericBlocks(members, depth: depth + 1)
+                        }
+                    }
+                }
             case .object(let inner):
                 if depth >= 3 { values.append(HTMLDetail(label, cellText(m.value))); continue }
                 if inner.allSatisfy({ $0.value.isScalar }) {

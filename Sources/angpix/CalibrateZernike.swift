@@ -31,6 +31,9 @@ struct CalibrateZernikeCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.") var json = false
 
     struct Output: Encodable {
+        var title = "True pixel size from Z40"
+        var summary: [String]
+        var tables: [ReportTable]
         var file: String
         var csTrue: Double
         var groups: [ZernikeCalibration]
@@ -46,7 +49,14 @@ struct CalibrateZernikeCommand: ParsableCommand {
         let results = try ZernikeCalibration.calibrate(table: table, csTrue: csTrue, file: star)
         let note = "These pixel sizes are right only if Cs_true (\(csTrue) mm) and each group's voltage are right."
         if json {
-            try printJSON(Output(file: star, csTrue: csTrue, groups: results, note: note))
+            let rows = results.map { r -> [String] in
+                [String(r.opticsGroup), r.name, String(format: "%.4f", r.nominalPixelSize), r.z40.map { String(format: "%.4g", $0) } ?? "-",
+                 r.csApparent.map { String(format: "%.4f", $0) } ?? "-", r.truePixelSize.map { String(format: "%.4f", $0) } ?? "-",
+                 r.problem ?? ""]
+            }
+            let table = ReportTable(title: "Optics groups", columns: ["group", "name", "nominal (Å/px)", "Z40", "Cs apparent (mm)", "true (Å/px)", "problem"], rows: rows)
+            try printJSON(Output(summary: ["Cs_apparent = Cs_nominal + 12·Z40·10⁻⁷/(πλ³); true pixel size = nominal × (Cs_true/Cs_apparent)^(1/4), with Cs_true = \(csTrue) mm.", note],
+                                 tables: [table], file: star, csTrue: csTrue, groups: results, note: note))
         } else {
             print(Self.text(results, file: star, csTrue: csTrue, note: note), terminator: "")
         }
@@ -76,6 +86,13 @@ struct CalibrateZernikeCommand: ParsableCommand {
         o += "Keep the nominal pixel size in the STAR files; give the true one to PostProcess.\n"
         return o
     }
+}
+
+/// A table in the report folder convention of `angpix report` ({title, columns, rows}).
+struct ReportTable: Encodable {
+    var title: String
+    var columns: [String]
+    var rows: [[String]]
 }
 
 /// Left-aligned text columns separated by two spaces.

@@ -20,6 +20,11 @@ enum CtfSimulationReport {
 
     /// The JSON document of `angpix ctf simulate --json`.
     struct JSONOutput: Encodable {
+        /// Keys of the report folder convention (`angpix report DIR`): title, summary, tables, plots.
+        var title: String
+        var summary: [String]
+        var tables: [ReportTable]
+        var plots: [String]?
         var input: Input
         var wavelength: Double
         var exact: Exact
@@ -42,10 +47,18 @@ enum CtfSimulationReport {
             fits = r.fits
             resolutionsAreAt = "true pixel size (nominalResolution: at the nominal pixel size)"
             self.plot = plot
+            title = "CTF at a wrong pixel size"
+            summary = CtfSimulationReport.summary(r, phaseTolerance: phaseTolerance)
+            tables = [CtfSimulationReport.fitTable(r)]
+            plots = plot.map { [($0 as NSString).lastPathComponent] }
         }
     }
 
-    private static func f(_ v: Double, _ decimals: Int) -> String { String(format: "%.\(decimals)f", v) }
+    private static func f(_ v: Double, _ decimals: Int) -> String {
+        // No "-0.000" for a fitted value that is zero within rounding.
+        let shown = abs(v) < 0.5 * pow(10, -Double(decimals)) ? 0 : v
+        return String(format: "%.\(decimals)f", shown)
+    }
 
     private static func describe(_ p: PhaseAgreement, tolerance: Double, nyquist: Double) -> [String] {
         var lines: [String] = []
@@ -63,6 +76,38 @@ enum CtfSimulationReport {
             lines.append("back in phase at \(list)\(more): FSC bumps expected there")
         }
         return lines
+    }
+
+    /// A few sentences for a report: the case, the two fits and where they hold.
+    static func summary(_ r: PixelSizeErrorResult, phaseTolerance: Double) -> [String] {
+        var out = ["A CTF at defocus \(f(r.defocus, 0)) Å, Cs \(f(r.sphericalAberration, 2)) mm, \(f(r.voltage, 0)) kV, truly at \(fmt(r.trueAngpix)) Å/px but fitted at the nominal \(fmt(r.nominalAngpix)) Å/px over \(fmt(r.fitFrom))–\(fmt(r.fitTo)) Å."]
+        for fit in r.fits {
+            var s: String
+            switch fit.mode {
+            case .defocus: s = "Fitting the defocus alone gives \(f(fit.defocus, 1)) Å"
+            case .defocusAndCs: s = "Fitting defocus and Cs together gives \(f(fit.defocus, 1)) Å and \(f(fit.sphericalAberration, 3)) mm"
+            }
+            if let h = fit.phase.holdsTo { s += "; it holds up to \(f(h.resolution, 2)) Å" } else { s += "; it holds to Nyquist" }
+            if let o = fit.phase.outOfPhaseFrom { s += ", goes out of phase from \(f(o.resolution, 2)) Å" }
+            if let b = fit.phase.backInPhase.first { s += " and comes back into phase at \(f(b.resolution, 2)) Å (an FSC bump)" }
+            out.append(s + ".")
+        }
+        return out
+    }
+
+    /// The fits as a table for a report.
+    static func fitTable(_ r: PixelSizeErrorResult) -> ReportTable {
+        var rows = [["true CTF", f(r.defocus, 1), f(r.sphericalAberration, 3), "-", "-", "-"]]
+        rows.append(["exact absorption", f(r.exactDefocus, 1), f(r.exactSphericalAberration, 3), "-", "-", "-"])
+        for fit in r.fits {
+            rows.append(["fit " + fit.mode.rawValue, f(fit.defocus, 1), f(fit.sphericalAberration, 3),
+                         fit.phase.holdsTo.map { f($0.resolution, 2) } ?? "Nyquist",
+                         fit.phase.outOfPhaseFrom.map { f($0.resolution, 2) } ?? "-",
+                         fit.phase.backInPhase.first.map { f($0.resolution, 2) } ?? "-"])
+        }
+        return ReportTable(title: "Fits at the nominal pixel size (resolutions in Å at the true pixel size)",
+                           columns: ["", "defocus (Å)", "Cs (mm)", "in phase to", "out of phase from", "back in phase at"],
+                           rows: rows)
     }
 
     /// The human-readable report.

@@ -1,11 +1,15 @@
-// Placeholder for the `angpix model` commands; replaced by the module that implements them.
+// `angpix model`: atomic models (PDB, PDBx/mmCIF, plain or gzip-compressed).
 
 import ArgumentParser
 
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
-        abstract: "Inspect atomic models (PDB, mmCIF).",
-        subcommands: []
+        abstract: "Inspect atomic models (PDB, mmCIF, plain or .gz).",
+        discussion: """
+        Example:
+          angpix model info 1orc.pdb
+        """,
+        subcommands: [ModelInfoCommand.self]
     )
 }

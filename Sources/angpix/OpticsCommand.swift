@@ -67,9 +67,39 @@ struct OpticsTraceCommand: ParsableCommand {
                                            anchor: anchor, file: star)
         for w in result.warnings { warn(w) }
         if json {
-            try printJSON(result)
+            try printJSON(JSONOutput(result))
         } else {
             print(Self.text(result), terminator: "")
+        }
+    }
+
+    /// The trace with the keys of the report folder convention (title, summary, tables) in front.
+    struct JSONOutput: Encodable {
+        var title = "Pixel sizes through relion_refine's rescaling"
+        var summary: [String]
+        var tables: [ReportTable]
+        var result: OpticsTraceResult
+        init(_ r: OpticsTraceResult) {
+            result = r
+            var s = ["relion_refine rescales each optics group to the reference's pixel size \(r.referencePixelSize) Å/px; CtfRefine's rlnMagMat records what is left."]
+            if let t = r.mapTruePixelSize { s.append("The reconstruction is truly at \(String(format: "%.4f", t)) Å/px (\(r.anchor ?? "")).") }
+            s += r.warnings
+            summary = s
+            let rows = r.groups.map { g in
+                [String(g.opticsGroup), g.name, String(format: "%.4f", g.nominalPixelSize), String(format: "%.4f", g.refineScale),
+                 String(format: "%.4f", g.magnification), g.truePixelSize.map { String(format: "%.4f", $0) } ?? "-",
+                 g.truePixelSizeAfterRescaling.map { String(format: "%.4f", $0) } ?? "-"]
+            }
+            tables = [ReportTable(title: "Optics groups", columns: ["group", "name", "nominal (Å/px)", "refine scale", "rlnMagMat scale", "true (Å/px)", "true after rescaling"], rows: rows)]
+        }
+        func encode(to encoder: Encoder) throws {
+            // The trace's own keys at the top level, next to title/summary/tables.
+            try result.encode(to: encoder)
+            enum K: String, CodingKey { case title, summary, tables }
+            var c = encoder.container(keyedBy: K.self)
+            try c.encode(title, forKey: .title)
+            try c.encode(summary, forKey: .summary)
+            try c.encode(tables, forKey: .tables)
         }
     }
 

@@ -88,3 +88,14 @@ private let twoGroups = opticsStar([
         #expect(r.stderr.contains(message), "case \(i): \(r.stderr)")
     }
 }
+
+@Test func testOpticsTraceAndCalibrateZernikeHelpHaveExamples() throws {
+    for args in [["optics", "trace", "--help"], ["calibrate", "zernike", "--help"]] {
+        let r = try runAngpix(args)
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("Example:"), "\(args)")
+    }
+    let both = try runAngpix(["optics", "trace", "x.star", "--reference-angpix", "1", "--trusted-group", "1=1", "--trusted-map", "1"])
+    #expect(both.status != 0)
+    #expect(both.stderr.contains("not both"))
+}

@@ -115,7 +115,7 @@ func makeResultsFolder(_ dir: TemporaryDirectory) {
     #expect(r.status == 0, "\(r.stderr)")
     let html = try String(contentsOfFile: dir.file("report.html"), encoding: .utf8)
     #expect(html.contains("<h2>CTF at a wrong pixel size</h2>"))
-    #expect(html.contains("<figcaption>CTF at the nominal pixel size</figcaption>"))
+    #expect(html.contains("<figcaption>01-ctf.svg</figcaption>"))
     #expect(!html.contains("<?xml"))
     // A second run does not read its own page as a result, and needs --force to replace it.
     let again = try runAngpix(["report", dir.path])

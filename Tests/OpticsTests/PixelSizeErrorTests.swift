@@ -45,7 +45,9 @@ private let reference = try! PixelSizeErrorSimulation.referenceCase.run()
     #expect(fit.rmsResidual < 1e-6)
     // In phase all the way to Nyquist.
     #expect(fit.phase.holdsTo == nil)
+    #expect(fit.phase.holdsToNyquist)
     #expect(fit.phase.outOfPhaseFrom == nil)
+    #expect(reference.fit(.defocus)?.phase.holdsToNyquist == false)
 }
 
 @Test func testNominalPixelSizeWithoutRefitIsOffAlreadyAt5Angstrom() throws {

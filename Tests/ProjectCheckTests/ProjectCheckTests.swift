@@ -274,3 +274,56 @@ private let dataset2 = TestGroup(number: 2, name: "dataset2", pixelSize: 1.1, bo
         #expect("\(error)".contains("missing.mrc"))
     }
 }
+
+/// The relativistic electron wavelength in Å (computed here independently of the Optics module).
+private func wavelength(kilovolts: Double) -> Double {
+    let v = kilovolts * 1000
+    return 12.2642598 / (v * (1 + 0.978466e-6 * v)).squareRoot()
+}
+
+@Test func testLargeZ40GivesTheTruePixelSize051For054Nominal() throws {
+    // The reference text's case: nominal 0.54 Å/px, truly 0.51; CtfRefine's Z40 makes Cs 2.7 look like 3.394 mm.
+    let csApparent = 2.7 * pow(0.54 / 0.51, 4)
+    let lambda = wavelength(kilovolts: 300)
+    let z40 = (csApparent - 2.7) * 1e7 * Double.pi * lambda * lambda * lambda / 12
+    let zernike = "[0,0,0,0,0,0,\(z40)]"
+    var g = TestGroup(number: 1, name: "k3", pixelSize: 0.54, box: 256, extra: ["rlnEvenZernike": zernike])
+    let p = MiniProject()
+    let star = p.star("particles_ctf_refine.star", groups: [g], particles: particles(1, 2))
+    let report = try ProjectChecker.check(ProjectCheckInputs(star: star))
+    let f = try #require(report.findings(.largeZ40).first)
+    #expect(f.severity == .warning)
+    #expect(abs(f.values["truePixelSize"]! - 0.51) < 1e-4)
+    #expect(abs(f.values["csApparent"]! - 3.3936) < 1e-3)
+    #expect(f.problem.contains("the true pixel size is 0.510 Å/px, not 0.540 (5.9 % off)"))
+    #expect(!report.serious)
+    // A small Z40 (under 0.5 % of pixel size) is not reported; neither is a group with too few coefficients.
+    g.extra["rlnEvenZernike"] = "[0,0,0,0,0,0,\(z40 / 100)]"
+    let star2 = p.star("small.star", groups: [g], particles: particles(1, 1))
+    #expect(try ProjectChecker.check(ProjectCheckInputs(star: star2)).findings.isEmpty)
+    g.extra["rlnEvenZernike"] = "[0,0,0]"
+    let star3 = p.star("short.star", groups: [g], particles: particles(1, 1))
+    #expect(try ProjectChecker.check(ProjectCheckInputs(star: star3)).findings.isEmpty)
+}
+
+@Test func testMagMatScalesGiveRelativePixelSizesOfTheGroups() throws {
+    // The reference text's two groups: 1.00 and 0.95 Å/px, truly 1.00 and 0.90; a reconstruction
+    // truly at 0.99 Å/px puts 0.9900 and 1.045 in rlnMagMat.
+    func mag(_ s: Double) -> [String: String] {
+        ["rlnMagMat00": "\(s)", "rlnMagMat01": "0", "rlnMagMat10": "0", "rlnMagMat11": "\(s)"]
+    }
+    let g1 = TestGroup(number: 1, name: "scope1", pixelSize: 1.0, box: 64, extra: mag(0.99))
+    let g2 = TestGroup(number: 2, name: "scope2", pixelSize: 0.95, box: 64, extra: mag(1.045))
+    let g3 = TestGroup(number: 3, name: "scope3", pixelSize: 1.0, box: 64, extra: mag(1.002))
+    let p = MiniProject()
+    let star = p.star("particles_ctf_refine.star", groups: [g1, g2, g3], particles: particles(1, 1) + particles(2, 1) + particles(3, 1))
+    let ref = try p.map("run_class001.mrc", n: 16, pixelSize: 1.0)
+    let report = try ProjectChecker.check(ProjectCheckInputs(star: star, reference: ref))
+    let found = report.findings(.magnificationScale)
+    #expect(found.count == 2)  // 1.002 is within 0.5 %
+    #expect(found.allSatisfy { $0.severity == .warning })
+    #expect(found[0].problem.contains("optics group 1 (scope1): rlnMagMat scale 0.9900: its particles look 1.0 % smaller"))
+    #expect(abs(found[1].values["impliedPixelSize"]! - 0.95 / 1.045) < 1e-6)
+    #expect(found[1].problem.contains("this group's true pixel size is 0.9091 Å/px, not 0.950"))
+    #expect(found[1].action.contains("angpix optics trace"))
+}

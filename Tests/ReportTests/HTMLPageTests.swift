@@ -71,6 +71,7 @@ import TestSupport
     {"title": "CTF at a wrong pixel size", "summary": "Defocus absorbs most of the error.",
      "fittedDefocus": 5526.1, "inPhaseUpTo": 3.3, "frequencies": [\((0..<50).map { String(Double($0) * 0.01) }.joined(separator: ","))],
      "groups": [{"group": 1, "pixelSize": 1.0}, {"group": 2, "pixelSize": 0.95}],
+     "runs": [{"mode": "defocus", "phase": {"holdsTo": 3.3}}, {"mode": "defocus+cs", "phase": {"holdsTo": 1.0}}],
      "tables": [{"title": "Fits", "columns": ["fit", "defocus (Å)"], "rows": [["defocus", 5526.1], ["defocus+Cs", 5605.5]]}],
      "notes": ["Cs and the voltage must be trusted."]}
     """)
@@ -85,10 +86,12 @@ import TestSupport
     let page = try HTMLDirectoryReport.page(directory: dir.path)
     #expect(page.sections.map(\.title) == ["CTF at a wrong pixel size", "Check", "Other plots"])
     let html = page.render()
-    #expect(html.contains("<figcaption>CTF curves</figcaption>") && html.contains("<figcaption>Zoom</figcaption>"))
+    #expect(html.contains("<figcaption>01-ctf.svg</figcaption>") && html.contains("<figcaption>01-ctf-zoom.svg</figcaption>"))
     #expect(html.contains("<th>Fitted defocus</th><td class=\"num\">5526.1</td>"))
     #expect(html.contains("50 numbers, from 0 to 0.49"))
     #expect(html.contains("<caption>Groups</caption>") && html.contains("<caption>Fits</caption>"))
+    // Lists of objects with nested values: the scalars in a table, the nested parts item by item.
+    #expect(html.contains("<h3>Runs: defocus</h3>") && html.contains("<caption>Phase</caption>"))
     #expect(html.contains("class=\"callout error\"") && html.contains("Reference at 0.98 Å/px matches no optics group"))
     #expect(html.contains("<dt>What to do</dt><dd>use the 1.00 map</dd>"))
     #expect(html.contains("1 error</span>"))

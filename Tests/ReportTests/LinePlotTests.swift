@@ -154,3 +154,19 @@ private func sine(_ n: Int = 200) -> (x: [Double], y: [Double]) {
     #expect(escapeXML("<&>\"'") == "&lt;&amp;&gt;&quot;&apos;")
     #expect(escapeXML("Å λ\u{0}\u{8}") == "Å λ")
 }
+
+@Test func testLegendBelowGrowsThePictureAndKeepsEveryName() {
+    let (x, y) = sine()
+    var plot = LinePlot(title: "below", xLabel: "x", yLabel: "y",
+                        series: [PlotSeries(name: "one", x: x, y: y), PlotSeries(name: "two", x: x, y: y)])
+    plot.legendPosition = .below
+    plot.xTickCount = 10
+    let doc = SVGInspector.parse(plot.svg())
+    #expect(doc.error == nil)
+    let svgAttributes = doc.elements.first!.attributes
+    #expect(Double(svgAttributes["height"] ?? "") ?? 0 > plot.height)
+    #expect(doc.texts.contains("one") && doc.texts.contains("two"))
+    // Ten ticks asked for: more x tick labels than the default six.
+    let defaultPlot = LinePlot(title: "t", xLabel: "x", yLabel: "y", series: [PlotSeries(name: "s", x: x, y: y)])
+    #expect(linearTicks(0, 0.66, count: 10).values.count > linearTicks(0, 0.66, count: defaultPlot.xTickCount).values.count)
+}

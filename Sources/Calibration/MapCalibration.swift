@@ -1,0 +1,134 @@
+// Relative scale between two maps of the same structure ("angpix calibrate map MAP REFERENCE"):
+// the pixel size of MAP at which it matches REFERENCE (whose pixel size is trusted). Both maps are
+// low-passed to the resolution; REFERENCE's density (above its mean + 1.5 standard deviations,
+// dilated by the mask radius) is the mask; at a trial scale s, the REFERENCE voxel v is compared
+// with MAP at  c_m + (v - c_r)·p_r / (s·p_m) + t  (trilinear interpolation; c the box centres,
+// t a refined offset in MAP voxels), by the Pearson correlation over the mask. The search and the
+// uncertainty are those of the model calibration (ScaleSearch).
+
+import AngpixCore
+import Foundation
+
+/// Calibration of one map against another.
+public enum MapCalibration {
+    /// Finds the pixel size of `map` that matches `reference`.
+    public static func run(map input: DensityGrid, reference inputReference: DensityGrid,
+                           options: CalibrationOptions = CalibrationOptions()) throws -> CalibrationResult {
+        try options.validate(pixelSize: input.pixelSize)
+        try options.validate(pixelSize: inputReference.pixelSize)
+        let resolution = options.resolution ?? 2.5 * max(input.pixelSize, inputReference.pixelSize)
+        let lowPassB = 4 * log(2.0) * resolution * resolution
+        var map = input, reference = inputReference
+        let sigma = GaussianFilter.sigma(bFactor: lowPassB)
+        GaussianFilter.blur(&map.data, nx: map.nx, ny: map.ny, nz: map.nz, sigma: sigma / map.pixelSize)
+        GaussianFilter.blur(&reference.data, nx: reference.nx, ny: reference.ny, nz: reference.nz, sigma: sigma / reference.pixelSize)
+        let mask = try referenceMask(reference, radius: options.maskRadius)
+        let maxOffset = options.maxOffset / input.pixelSize
+        let scorer = MapScorer(map: map, reference: reference, mask: mask)
+        let search = searchScale(range: options.scaleRange, nominalPixel: input.pixelSize, maxOffset: maxOffset,
+                                 extraRange: nil, extraStart: 0) { s, t, _ in
+            scorer.score(scale: s, offset: t)
+        }
+        let bestPixel = search.scale * input.pixelSize
+        let samples = ScaleUncertainty.independentSamples(maskVoxels: Double(mask.count), pixelSize: inputReference.pixelSize, resolution: resolution)
+        let sigmaScale = ScaleUncertainty.sigma(score: search.score, curvature: search.curvature, independentSamples: samples)
+        var warnings: [String] = []
+        if search.atEdge { warnings.append("the best pixel size lies at the edge of the searched range: widen --range") }
+        if search.score < 0.3 {
+            warnings.append("weak correlation (\(String(format: "%.2f", search.score))): are the maps of the same structure, centred in their boxes?")
+        }
+        return CalibrationResult(
+            nominalPixelSize: input.pixelSize, pixelSize: bestPixel, uncertainty: sigmaScale * input.pixelSize,
+            scale: search.scale, score: search.score, resolution: resolution,
+            offset: [search.offset.x, search.offset.y, search.offset.z].map { $0 * bestPixel },
+            overallBFactor: nil, curve: search.curve, independentSamples: samples,
+            evaluations: scorer.evaluations, atoms: nil, warnings: warnings)
+    }
+
+    /// The voxels of `reference` above mean + 1.5 σ, dilated by `radius` Å (a cube dilation per axis).
+    static func referenceMask(_ reference: DensityGrid, radius: Double) throws -> [Int32] {
+        let n = Double(reference.count)
+        let mean = reference.data.reduce(0.0) { $0 + Double($1) } / n
+        let sd = (reference.data.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n).squareRoot()
+        guard sd > 0 else { throw CalibrationError.flatMap("the reference map") }
+        let threshold = Float(mean + 1.5 * sd)
+        let nx = reference.nx, ny = reference.ny, nz = reference.nz
+        var inside = reference.data.map { $0 > threshold ? UInt8(1) : 0 }
+        let r = max(0, Int((radius / reference.pixelSize).rounded()))
+        // Separable dilation along x, y, z.
+        for axis in 0..<3 {
+            let (len, stride) = axis == 0 ? (nx, 1) : axis == 1 ? (ny, nx) : (nz, nx * ny)
+            var next = inside
+            for z in 0..<nz { for y in 0..<ny { for x in 0..<nx {
+                let i = (z * ny + y) * nx + x
+                if inside[i] == 0 { continue }
+                let c = axis == 0 ? x : axis == 1 ? y : z
+                for k in max(0, c - r)...min(len - 1, c + r) { next[i + (k - c) * stride] = 1 }
+            } } }
+            inside = next
+        }
+        // Leave out the border, where interpolation of MAP is undefined at any scale anyway.
+        var list: [Int32] = []
+        for z in 1..<(nz - 1) { for y in 1..<(ny - 1) { for x in 1..<(nx - 1) {
+            let i = (z * ny + y) * nx + x
+            if inside[i] != 0 { list.append(Int32(i)) }
+        } } }
+        if list.isEmpty { throw CalibrationError.emptyMask }
+        return list
+    }
+}
+
+/// Correlation of REFERENCE with MAP resampled at a trial scale.
+final class MapScorer: @unchecked Sendable {
+    let map: DensityGrid
+    let reference: DensityGrid
+    let mask: [Int32]
+    private(set) var evaluations = 0
+
+    init(map: DensityGrid, reference: DensityGrid, mask: [Int32]) {
+        self.map = map; self.reference = reference; self.mask = mask
+    }
+
+    func score(scale s: Double, offset t: SIMD3<Double>) -> Double {
+        evaluations += 1
+        let f = reference.pixelSize / (s * map.pixelSize)
+        let cr = SIMD3<Double>(Double(reference.nx / 2), Double(reference.ny / 2), Double(reference.nz / 2))
+        let cm = SIMD3<Double>(Double(map.nx / 2), Double(map.ny / 2), Double(map.nz / 2)) + t
+        let rnx = reference.nx, rny = reference.ny
+        let mnx = map.nx, mny = map.ny, mnz = map.nz
+        let parts = splitRange(mask.count, into: Parallelism.jobs * 4)
+        nonisolated(unsafe) var partial = [[Double]](repeating: [0, 0, 0, 0, 0, 0], count: parts.count)
+        let lock = NSLock()
+        map.data.withUnsafeBufferPointer { mp in
+            reference.data.withUnsafeBufferPointer { rp in
+                mask.withUnsafeBufferPointer { kp in
+                    nonisolated(unsafe) let m = mp, r = rp, k = kp
+                    parallelForEach(parts.count) { p in
+                        var sw = 0.0, sa = 0.0, saa = 0.0, sb = 0.0, sbb = 0.0, sab = 0.0
+                        for q in parts[p] {
+                            let i = Int(k[q])
+                            let x = i % rnx, y = (i / rnx) % rny, z = i / (rnx * rny)
+                            let u = cm + (SIMD3<Double>(Double(x), Double(y), Double(z)) - cr) * f
+                            let x0 = Int(u.x.rounded(.down)), y0 = Int(u.y.rounded(.down)), z0 = Int(u.z.rounded(.down))
+                            if x0 < 0 || y0 < 0 || z0 < 0 || x0 >= mnx - 1 || y0 >= mny - 1 || z0 >= mnz - 1 { continue }
+                            let fx = u.x - Double(x0), fy = u.y - Double(y0), fz = u.z - Double(z0)
+                            let b = (z0 * mny + y0) * mnx + x0
+                            let sy = mnx, sz = mnx * mny
+                            let c00 = Double(m[b]) * (1 - fx) + Double(m[b + 1]) * fx
+                            let c10 = Double(m[b + sy]) * (1 - fx) + Double(m[b + sy + 1]) * fx
+                            let c01 = Double(m[b + sz]) * (1 - fx) + Double(m[b + sz + 1]) * fx
+                            let c11 = Double(m[b + sz + sy]) * (1 - fx) + Double(m[b + sz + sy + 1]) * fx
+                            let mv = ((c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz)
+                            let rv = Double(r[i])
+                            sw += 1; sa += rv; saa += rv * rv; sb += mv; sbb += mv * mv; sab += rv * mv
+                        }
+                        lock.lock(); partial[p] = [sw, sa, saa, sb, sbb, sab]; lock.unlock()
+                    }
+                }
+            }
+        }
+        var s6 = [Double](repeating: 0, count: 6)
+        for p in partial { for i in 0..<6 { s6[i] += p[i] } }
+        return weightedCorrelation(s6)
+    }
+}

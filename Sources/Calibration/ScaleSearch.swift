@@ -1,0 +1,115 @@
+// The search for the scale s of a map's voxel size (true pixel = s × nominal) that maximises a
+// score, with the position refined together with s:
+//   1. at s = 1, refine the offset t (diagonal Newton on central differences) and any extra
+//      parameter (the overall B of a model map, by golden section);
+//   2. coarse scan of s over the range (steps of at most 1 %), t fixed (the model is scaled about
+//      its centroid, so the best t hardly depends on s);
+//   3. golden-section search between the coarse neighbours of the best point;
+//   4. refine t (and B) again at the best s, and repeat the golden section in a narrower bracket;
+//   5. the curvature of the score at the optimum gives the uncertainty (see `ScaleUncertainty`).
+
+import Foundation
+
+/// One point of the score curve.
+public struct ScorePoint: Sendable, Codable, Equatable {
+    /// Scale of the nominal pixel size.
+    public var scale: Double
+    /// The trial pixel size (Å).
+    public var pixelSize: Double
+    /// The correlation at that pixel size.
+    public var score: Double
+}
+
+/// The uncertainty of the best scale from the curvature of the correlation.
+///
+/// Treating the map as a scaled copy of the model density plus Gaussian noise, the profile
+/// log-likelihood of s is −(N/2)·log(1 − CC(s)²) with N the number of independent samples in the
+/// mask, so the variance of s is  σ² = (1 − CC²) / (N · CC · |CC''|)  at the maximum. N is the
+/// mask's volume divided by the noise-equivalent volume of the low-pass, 8π^{3/2}σ_G³ with
+/// σ_G = √(B/8π²) = 0.187·resolution (white noise filtered to the resolution has that correlation
+/// volume), and at most the number of voxels. This is a statistical error only: model errors
+/// (bond lengths, a model biased towards the map) are systematic and not included.
+public enum ScaleUncertainty {
+    /// Independent samples in a mask of `maskVoxels` voxels of `pixelSize` Å, low-passed to `resolution` Å.
+    public static func independentSamples(maskVoxels: Double, pixelSize: Double, resolution: Double) -> Double {
+        let sigmaG = (4 * log(2.0) * resolution * resolution / (8 * Double.pi * Double.pi)).squareRoot()
+        let volume = 8 * pow(Double.pi, 1.5) * sigmaG * sigmaG * sigmaG
+        return maskVoxels * min(1, pow(pixelSize, 3) / volume)
+    }
+
+    public static func sigma(score: Double, curvature: Double, independentSamples: Double) -> Double {
+        guard score > 0, curvature < 0, independentSamples > 0 else { return .infinity }
+        return ((1 - score * score) / (independentSamples * score * -curvature)).squareRoot()
+    }
+}
+
+struct ScaleSearchResult {
+    var scale: Double
+    var score: Double
+    var offset: SIMD3<Double>
+    var extra: Double
+    var curve: [ScorePoint]
+    var curvature: Double
+    var atEdge: Bool
+}
+
+/// Runs the search; `score(s, t, extra)` evaluates; `extraRange` (if any) is refined by golden section.
+func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Double,
+                 extraRange: ClosedRange<Double>?, extraStart: Double,
+                 score: (Double, SIMD3<Double>, Double) -> Double) -> ScaleSearchResult {
+    var t = SIMD3<Double>.zero
+    var extra = extraStart
+    func clampOffset(_ v: SIMD3<Double>) -> SIMD3<Double> {
+        pointwiseMin(SIMD3(repeating: maxOffset), pointwiseMax(SIMD3(repeating: -maxOffset), v))
+    }
+    func refinePosition(at s: Double) {
+        t = clampOffset(refineOffset(t, h: 0.3, maxStep: 1.0, tolerance: 0.02, iterations: 5) {
+            score(s, clampOffset($0), extra)
+        }.offset)
+    }
+    func refineExtra(at s: Double) {
+        guard let r = extraRange else { return }
+        extra = goldenSectionMaximum(r.lowerBound, r.upperBound, tolerance: max(1, 0.01 * (r.upperBound - r.lowerBound))) {
+            score(s, t, $0)
+        }.x
+    }
+    let start = min(max(1.0, range.lowerBound), range.upperBound)
+    refinePosition(at: start)
+    refineExtra(at: start)
+    refinePosition(at: start)
+
+    // Coarse scan.
+    let width = range.upperBound - range.lowerBound
+    let steps = max(8, Int((width / 0.01).rounded(.up)))
+    let step = width / Double(steps)
+    var curve: [ScorePoint] = []
+    for i in 0...steps {
+        let s = range.lowerBound + Double(i) * step
+        curve.append(ScorePoint(scale: s, pixelSize: s * nominalPixel, score: score(s, t, extra)))
+    }
+    var best = curve.indices.max { curve[$0].score < curve[$1].score }!
+    // Fine search in the bracket of the best coarse point's neighbours.
+    var lo = curve[max(0, best - 1)].scale, hi = curve[min(curve.count - 1, best + 1)].scale
+    var fine = goldenSectionMaximum(lo, hi, tolerance: 1e-5) { score($0, t, extra) }
+    // Refine the position and B at the best scale, then search again in a narrower bracket.
+    for _ in 0..<2 {
+        refinePosition(at: fine.x)
+        refineExtra(at: fine.x)
+        refinePosition(at: fine.x)
+        lo = max(range.lowerBound, fine.x - step / 2)
+        hi = min(range.upperBound, fine.x + step / 2)
+        fine = goldenSectionMaximum(lo, hi, tolerance: 1e-5) { score($0, t, extra) }
+    }
+    // Curvature at the optimum.
+    let delta = max(0.002, step / 4)
+    let f0 = score(fine.x, t, extra)
+    let fp = score(fine.x + delta, t, extra), fm = score(fine.x - delta, t, extra)
+    let curvature = (fp + fm - 2 * f0) / (delta * delta)
+    let edge = fine.x - range.lowerBound < step / 2 || range.upperBound - fine.x < step / 2
+    // The curve: coarse points plus the optimum, sorted.
+    curve.append(ScorePoint(scale: fine.x, pixelSize: fine.x * nominalPixel, score: f0))
+    curve.sort { $0.scale < $1.scale }
+    best = 0
+    return ScaleSearchResult(scale: fine.x, score: f0, offset: t, extra: extra, curve: curve,
+                             curvature: curvature, atEdge: edge)
+}

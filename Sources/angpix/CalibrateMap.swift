@@ -1,0 +1,46 @@
+// `angpix calibrate map MAP REFERENCE`: the pixel size of MAP that matches REFERENCE's.
+
+import AngpixCore
+import ArgumentParser
+import Calibration
+import Foundation
+
+struct CalibrateMapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "map",
+        abstract: "Find the pixel size of a map that matches a reference map of the same structure.",
+        discussion: """
+        MAP's voxel size is scaled by s over --range (its position refined with s) until it agrees
+        best with REFERENCE, whose pixel size is trusted; both are low-passed to --resolution and
+        compared inside REFERENCE's density (dilated by --mask-radius Å). Both maps should be centred
+        in their boxes (as RELION's are). Prints the relative scale and MAP's matching pixel size.
+
+        Example:
+          angpix calibrate map dataset2/run_class001.mrc dataset1/run_class001.mrc --resolution 4
+        """
+    )
+
+    @Argument(help: "The map whose pixel size is sought (MRC).") var map: String
+    @Argument(help: "The reference map of known pixel size (MRC).") var reference: String
+    @Option(help: "Resolution (Å) of the band compared (default: 2.5 × the larger pixel size).") var resolution: Double?
+    @Option(help: "Range of scales of MAP's header pixel size searched, LOW:HIGH.") var range = "0.90:1.10"
+    @Option(name: .customLong("mask-radius"), help: "Dilation (Å) of the reference's density mask.") var maskRadius = 3.0
+    @Option(help: "Write the score curve as an SVG plot.") var plot: String?
+    @Flag(help: "Overwrite the plot if it exists.") var force = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let scaleRange = try parseScaleRange(range)
+        let m = try readDensityGrid(map)
+        let r = try readDensityGrid(reference)
+        let options = CalibrationOptions(resolution: resolution, scaleRange: scaleRange, maskRadius: maskRadius)
+        let result = try MapCalibration.run(map: m, reference: r, options: options)
+        if let plot {
+            try writeScorePlot(result, to: plot, title: "Map against reference: correlation vs pixel size",
+                               policy: OutputPolicy(overwrite: force, inputs: [map, reference]))
+        }
+        if json { try printJSON(result); return }
+        printCalibration(result, extra: [String(format: "relative scale:  %.5f (MAP's pixel size / its header's)", result.scale),
+                                         String(format: "reference:       %.4f Å", r.pixelSize)])
+    }
+}

@@ -1,0 +1,87 @@
+// End-to-end tests of `angpix calibrate model` and `angpix calibrate map` on MRC files simulated
+// in the test (1orc at a known pixel size, header 3 % off).
+
+import Foundation
+import MRC
+import Models
+import Testing
+import TestSupport
+
+/// Writes 1orc's map simulated at `truePixel` with a header saying `headerPixel`, centred in a
+/// `size`³ box, and the model moved to match the header (as if fitted at that pixel size).
+private func writeCase(_ dir: TemporaryDirectory, name: String, truePixel: Double, headerPixel: Double, size: Int) throws -> (map: String, model: String) {
+    let model = try ModelReader.read(path: try #require(sharedData("1orc.pdb"))).model
+    let c = model.centroid
+    let centre = SIMD3(c.x, c.y, c.z)
+    let grid = MapGrid.centred(on: centre, size: size, pixelSize: truePixel)
+    let data = try ModelMap.simulate(model, grid: grid, settings: ModelMapSettings(overallBFactor: 30, resolution: 3))
+    let mapPath = dir.file("\(name).mrc")
+    try MRCFile.write(MRCMap(nx: size, ny: size, nz: size, pixelSize: headerPixel, data: data), to: mapPath, policy: .init())
+    // Shift the model so that its centroid sits on the density's centroid at the header pixel size.
+    let shift = (centre - grid.origin) / truePixel * headerPixel - centre
+    var lines: [String] = []
+    for (i, a) in model.atoms.enumerated() {
+        let name4 = a.name.count < 4 ? " " + a.name.padding(toLength: 3, withPad: " ", startingAt: 0) : a.name
+        lines.append(String(format: "ATOM  %5d %@ %3@ %1@%4d    %8.3f%8.3f%8.3f%6.2f%6.2f          %2@",
+                            i + 1, name4, a.residueName, a.chain, a.residueNumber,
+                            a.x + shift.x, a.y + shift.y, a.z + shift.z, a.occupancy, a.bFactor, a.element))
+    }
+    let modelPath = dir.write("\(name).pdb", lines.joined(separator: "\n") + "\nEND\n")
+    return (mapPath, modelPath)
+}
+
+@Test func testCalibrateModelJSONFindsTruePixelSizeAndWritesPlot() throws {
+    let dir = TemporaryDirectory()
+    let (map, model) = try writeCase(dir, name: "a", truePixel: 1.0, headerPixel: 1.03, size: 56)
+    let plot = dir.file("score.svg")
+    let result = try runAngpix(["calibrate", "model", map, model, "--resolution", "3", "--json", "--plot", plot])
+    #expect(result.status == 0, "\(result.stderr)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let pixel = try #require(json["pixelSize"] as? Double)
+    #expect(abs(pixel - 1.0) < 0.002)
+    #expect((json["uncertainty"] as? Double ?? 0) > 0)
+    #expect((json["curve"] as? [Any])?.count ?? 0 > 10)
+    #expect((json["warnings"] as? [String])?.contains { $0.contains("biased") } == true)
+    let svg = try String(contentsOfFile: plot, encoding: .utf8)
+    #expect(svg.contains("<svg") && svg.contains("pixel size"))
+    // The plot is not overwritten without --force.
+    let again = try runAngpix(["calibrate", "model", map, model, "--resolution", "3", "--plot", plot])
+    #expect(again.status == 1 && again.stderr.contains("already exists"))
+}
+
+@Test func testCalibrateModelTextPrintsPixelSizeAndWarning() throws {
+    let dir = TemporaryDirectory()
+    let (map, model) = try writeCase(dir, name: "b", truePixel: 1.0, headerPixel: 0.97, size: 56)
+    let result = try runAngpix(["calibrate", "model", map, model, "--resolution", "3", "--range", "0.95:1.08"])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(result.stdout.contains("pixel size:      1.00"))
+    #expect(result.stderr.contains("warning: a model refined against this same map"))
+}
+
+@Test func testCalibrateModelRejectsBadRange() throws {
+    let dir = TemporaryDirectory()
+    let (map, model) = try writeCase(dir, name: "c", truePixel: 1.0, headerPixel: 1.0, size: 48)
+    let result = try runAngpix(["calibrate", "model", map, model, "--range", "1.1:0.9"])
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("--range must be LOW:HIGH"))
+}
+
+@Test func testCalibrateModelWithUnknownElementNamesIt() throws {
+    let dir = TemporaryDirectory()
+    let (map, _) = try writeCase(dir, name: "d", truePixel: 1.0, headerPixel: 1.0, size: 48)
+    let model = try #require(sharedData("4oz7.pdb"))
+    let result = try runAngpix(["calibrate", "model", map, model])
+    #expect(result.status == 1)
+    #expect(result.stderr.contains("Cu") && result.stderr.contains("--skip-unknown-elements"))
+}
+
+@Test func testCalibrateMapFindsRelativeScale() throws {
+    let dir = TemporaryDirectory()
+    let (reference, _) = try writeCase(dir, name: "ref", truePixel: 1.0, headerPixel: 1.0, size: 56)
+    let (map, _) = try writeCase(dir, name: "mov", truePixel: 1.1, headerPixel: 1.15, size: 52)
+    let result = try runAngpix(["calibrate", "map", map, reference, "--resolution", "3.5", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let pixel = try #require(json["pixelSize"] as? Double)
+    #expect(abs(pixel - 1.1) / 1.1 < 0.003)
+}

@@ -1,0 +1,59 @@
+// Test maps: a model's density simulated at a known (true) pixel size, blurred by a B-factor,
+// low-passed to a resolution and with Gaussian noise, whose header states a wrong pixel size; the
+// model is placed as if fitted into the map at the header's pixel size (centroid on the density's
+// centroid), plus a small misplacement that the calibration must refine away.
+
+import Foundation
+@testable import Calibration
+import Models
+
+/// A deterministic random generator (SplitMix64) so that test maps are reproducible.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+    mutating func gaussian() -> Double {
+        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300), u2 = Double(next() >> 11) / Double(1 << 53)
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+}
+
+struct SyntheticCase {
+    var map: DensityGrid
+    var atoms: [Atom]
+    var truePixelSize: Double
+}
+
+/// Simulates `model` at `truePixel` on a `size`³ box, with B blur, resolution, noise (σ relative to
+/// the signal's standard deviation over the box), and a header claiming `headerPixel`.
+func syntheticCase(model: AtomicModel, truePixel: Double, headerPixel: Double, size: Int, blurB: Double,
+                   resolution: Double, noise: Double, seed: UInt64 = 1,
+                   misplacement: SIMD3<Double> = SIMD3(0.4, -0.3, 0.2)) throws -> SyntheticCase {
+    let c = model.centroid
+    let centre = SIMD3(c.x, c.y, c.z)
+    // The centroid falls between voxels on purpose.
+    var grid = MapGrid.centred(on: centre, size: size, pixelSize: truePixel)
+    grid.origin += SIMD3(0.31, -0.17, 0.23) * truePixel
+    var data = try ModelMap.simulate(model, grid: grid, settings: ModelMapSettings(overallBFactor: blurB, resolution: resolution,
+                                                                                   skipUnknownElements: true))
+    let n = Double(data.count)
+    let mean = data.reduce(0.0) { $0 + Double($1) } / n
+    let sd = (data.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n).squareRoot()
+    var rng = SplitMix64(state: seed)
+    for i in data.indices { data[i] += Float(noise * sd * rng.gaussian()) }
+    // The model as fitted at the header pixel size, map origin 0.
+    let centroidVoxel = (centre - grid.origin) / truePixel
+    let shift = centroidVoxel * headerPixel - centre + misplacement
+    let atoms = model.atoms.map { a -> Atom in
+        var b = a
+        b.x += shift.x; b.y += shift.y; b.z += shift.z
+        return b
+    }
+    return SyntheticCase(map: DensityGrid(nx: size, ny: size, nz: size, pixelSize: headerPixel, origin: .zero, data: data),
+                         atoms: atoms, truePixelSize: truePixel)
+}
