@@ -17,7 +17,7 @@ for t in "${targets[@]}"; do
   mkdir -p "corpus-$t" "artifacts/$t"
   cp -n corpus-seeds/$t/* "corpus-$t/" 2>/dev/null || true
   echo "== fuzzing $t for ${seconds}s"
-  if ! "$bin/$exe" "corpus-$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  if ! "$bin/$exe" "corpus-$t" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -timeout=10 \
        -artifact_prefix="artifacts/$t/" -print_final_stats=1 2> "artifacts/$t.log"; then
     echo "!! $t: a finding (see fuzz/artifacts/$t/ and artifacts/$t.log)"; status=1
   fi

@@ -14,7 +14,7 @@ func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
     let path = fuzzInputFile(data, size, suffix: "mrc")
     _ = try? MRCFile.readHeader(path: path)
-    _ = try? MRCValidation.validate(path: path)
+    _ = try? MRCValidator.validate(path: path)
     if let map = try? MRCFile.readMap(path: path) {
         precondition(map.data.count == map.nx * map.ny * map.nz, "map data size disagrees with its shape")
     }
