@@ -3,7 +3,8 @@
 // low-passed to the resolution; REFERENCE's density (above its mean + 1.5 standard deviations,
 // dilated by the mask radius) is the mask; at a trial scale s, the REFERENCE voxel v is compared
 // with MAP at  c_m + (v - c_r)·p_r / (s·p_m) + t  (trilinear interpolation; c the box centres,
-// t a refined offset in MAP voxels), by the Pearson correlation over the mask. The search and the
+// t a refined offset in MAP voxels), by the Pearson correlation over the mask; the points v are
+// jittered inside their voxels (see MapScorer) so that interpolation does not bias the scale. The search and the
 // uncertainty are those of the model calibration (ScaleSearch).
 
 import AngpixCore
@@ -78,48 +79,80 @@ public enum MapCalibration {
     }
 }
 
+/// Trilinear interpolation of `data` (nx × ny × nz) at `u` (voxels), nil outside.
+@inline(__always)
+func trilinear(_ m: UnsafeBufferPointer<Float>, _ nx: Int, _ ny: Int, _ nz: Int, _ u: SIMD3<Double>) -> Double? {
+    let x0 = Int(u.x.rounded(.down)), y0 = Int(u.y.rounded(.down)), z0 = Int(u.z.rounded(.down))
+    if x0 < 0 || y0 < 0 || z0 < 0 || x0 >= nx - 1 || y0 >= ny - 1 || z0 >= nz - 1 { return nil }
+    let fx = u.x - Double(x0), fy = u.y - Double(y0), fz = u.z - Double(z0)
+    let b = (z0 * ny + y0) * nx + x0
+    let sy = nx, sz = nx * ny
+    let c00 = Double(m[b]) * (1 - fx) + Double(m[b + 1]) * fx
+    let c10 = Double(m[b + sy]) * (1 - fx) + Double(m[b + sy + 1]) * fx
+    let c01 = Double(m[b + sz]) * (1 - fx) + Double(m[b + sz + 1]) * fx
+    let c11 = Double(m[b + sz + sy]) * (1 - fx) + Double(m[b + sz + sy + 1]) * fx
+    return (c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz
+}
+
 /// Correlation of REFERENCE with MAP resampled at a trial scale.
+///
+/// Interpolation smooths a map by an amount that depends on where the samples fall between
+/// voxels; if REFERENCE were sampled on its grid, MAP's smoothing (and so the noise it removes)
+/// would change with the scale and bias the search (towards scales where the grids do not
+/// align). So both maps are sampled at the same jittered points: each mask voxel moved by a fixed
+/// pseudo-random sub-voxel offset, REFERENCE interpolated there once, MAP at every trial scale.
 final class MapScorer: @unchecked Sendable {
     let map: DensityGrid
-    let reference: DensityGrid
-    let mask: [Int32]
+    /// Sample points relative to REFERENCE's centre (REFERENCE voxels).
+    let points: [SIMD3<Float>]
+    /// REFERENCE at the points.
+    let values: [Float]
+    let referencePixel: Double
     private(set) var evaluations = 0
 
     init(map: DensityGrid, reference: DensityGrid, mask: [Int32]) {
-        self.map = map; self.reference = reference; self.mask = mask
+        self.map = map
+        referencePixel = reference.pixelSize
+        let cr = SIMD3<Double>(Double(reference.nx / 2), Double(reference.ny / 2), Double(reference.nz / 2))
+        var pts: [SIMD3<Float>] = [], vals: [Float] = []
+        pts.reserveCapacity(mask.count); vals.reserveCapacity(mask.count)
+        var state: UInt64 = 0x2545F4914F6CDD1D
+        func jitter() -> Double {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Double(state >> 11) / Double(1 << 53) - 0.5
+        }
+        let rnx = reference.nx, rny = reference.ny, rnz = reference.nz
+        reference.data.withUnsafeBufferPointer { r in
+            for i in mask {
+                let i = Int(i)
+                let v = SIMD3<Double>(Double(i % rnx), Double((i / rnx) % rny), Double(i / (rnx * rny)))
+                let p = v + SIMD3(jitter(), jitter(), jitter())
+                if let value = trilinear(r, rnx, rny, rnz, p) {
+                    pts.append(SIMD3<Float>(p - cr)); vals.append(Float(value))
+                }
+            }
+        }
+        points = pts; values = vals
     }
 
     func score(scale s: Double, offset t: SIMD3<Double>) -> Double {
         evaluations += 1
-        let f = reference.pixelSize / (s * map.pixelSize)
-        let cr = SIMD3<Double>(Double(reference.nx / 2), Double(reference.ny / 2), Double(reference.nz / 2))
+        let f = referencePixel / (s * map.pixelSize)
         let cm = SIMD3<Double>(Double(map.nx / 2), Double(map.ny / 2), Double(map.nz / 2)) + t
-        let rnx = reference.nx, rny = reference.ny
         let mnx = map.nx, mny = map.ny, mnz = map.nz
-        let parts = splitRange(mask.count, into: Parallelism.jobs * 4)
+        let parts = splitRange(points.count, into: Parallelism.jobs * 4)
         nonisolated(unsafe) var partial = [[Double]](repeating: [0, 0, 0, 0, 0, 0], count: parts.count)
         let lock = NSLock()
         map.data.withUnsafeBufferPointer { mp in
-            reference.data.withUnsafeBufferPointer { rp in
-                mask.withUnsafeBufferPointer { kp in
-                    nonisolated(unsafe) let m = mp, r = rp, k = kp
+            points.withUnsafeBufferPointer { pp in
+                values.withUnsafeBufferPointer { vp in
+                    nonisolated(unsafe) let m = mp, pts = pp, vals = vp
                     parallelForEach(parts.count) { p in
                         var sw = 0.0, sa = 0.0, saa = 0.0, sb = 0.0, sbb = 0.0, sab = 0.0
                         for q in parts[p] {
-                            let i = Int(k[q])
-                            let x = i % rnx, y = (i / rnx) % rny, z = i / (rnx * rny)
-                            let u = cm + (SIMD3<Double>(Double(x), Double(y), Double(z)) - cr) * f
-                            let x0 = Int(u.x.rounded(.down)), y0 = Int(u.y.rounded(.down)), z0 = Int(u.z.rounded(.down))
-                            if x0 < 0 || y0 < 0 || z0 < 0 || x0 >= mnx - 1 || y0 >= mny - 1 || z0 >= mnz - 1 { continue }
-                            let fx = u.x - Double(x0), fy = u.y - Double(y0), fz = u.z - Double(z0)
-                            let b = (z0 * mny + y0) * mnx + x0
-                            let sy = mnx, sz = mnx * mny
-                            let c00 = Double(m[b]) * (1 - fx) + Double(m[b + 1]) * fx
-                            let c10 = Double(m[b + sy]) * (1 - fx) + Double(m[b + sy + 1]) * fx
-                            let c01 = Double(m[b + sz]) * (1 - fx) + Double(m[b + sz + 1]) * fx
-                            let c11 = Double(m[b + sz + sy]) * (1 - fx) + Double(m[b + sz + sy + 1]) * fx
-                            let mv = ((c00 * (1 - fy) + c10 * fy) * (1 - fz) + (c01 * (1 - fy) + c11 * fy) * fz)
-                            let rv = Double(r[i])
+                            let u = cm + SIMD3<Double>(pts[q]) * f
+                            guard let mv = trilinear(m, mnx, mny, mnz, u) else { continue }
+                            let rv = Double(vals[q])
                             sw += 1; sa += rv; saa += rv * rv; sb += mv; sbb += mv * mv; sab += rv * mv
                         }
                         lock.lock(); partial[p] = [sw, sa, saa, sb, sbb, sab]; lock.unlock()

@@ -119,7 +119,7 @@ final class ModelScorer: @unchecked Sendable {
             }
         }
         // Weighted sums.
-        let inner = Float(maskRadius / pixel), edge = Float(maskEdge / pixel)
+        let inner = Float(maskRadius / pixel), edge = Float(maskEdge / pixel), inner2 = inner * inner
         let ranges = buckets.ranges
         var partial = [[Double]](repeating: [0, 0, 0, 0, 0, 0], count: ranges.count)
         let nx = map.nx, ny = map.ny
@@ -139,9 +139,9 @@ final class ModelScorer: @unchecked Sendable {
                                 for x in 0..<box.size.x {
                                     let d2 = d[row + x]
                                     if d2 >= reach2 { continue }
-                                    let dist = d2.squareRoot()
                                     var w: Float = 1
-                                    if dist > inner {
+                                    if d2 > inner2 {
+                                        let dist = d2.squareRoot()
                                         let c = cosf(Float.pi / 2 * (dist - inner) / edge)
                                         w = c * c
                                     }

@@ -5,7 +5,8 @@
 //   2. coarse scan of s over the range (steps of at most 1 %), t fixed (the model is scaled about
 //      its centroid, so the best t hardly depends on s);
 //   3. golden-section search between the coarse neighbours of the best point;
-//   4. refine t (and B) again at the best s, and repeat the golden section in a narrower bracket;
+//   4. refine B and t again at the best s, and repeat the golden section in a narrower bracket,
+//      until s moves by less than 10⁻⁴ (at most three times);
 //   5. the curvature of the score at the optimum gives the uncertainty (see `ScaleUncertainty`).
 
 import Foundation
@@ -63,20 +64,22 @@ func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Do
         pointwiseMin(SIMD3(repeating: maxOffset), pointwiseMax(SIMD3(repeating: -maxOffset), v))
     }
     func refinePosition(at s: Double) {
-        t = clampOffset(refineOffset(t, h: 0.3, maxStep: 1.0, tolerance: 0.02, iterations: 5) {
+        t = clampOffset(refineOffset(t, h: 0.3, maxStep: 1.0, tolerance: 0.03, iterations: 4) {
             score(s, clampOffset($0), extra)
         }.offset)
     }
     func refineExtra(at s: Double) {
         guard let r = extraRange else { return }
-        extra = goldenSectionMaximum(r.lowerBound, r.upperBound, tolerance: max(1, 0.01 * (r.upperBound - r.lowerBound))) {
+        extra = goldenSectionMaximum(r.lowerBound, r.upperBound, tolerance: max(2, 0.02 * (r.upperBound - r.lowerBound))) {
             score(s, t, $0)
         }.x
     }
     let start = min(max(1.0, range.lowerBound), range.upperBound)
     refinePosition(at: start)
-    refineExtra(at: start)
-    refinePosition(at: start)
+    if extraRange != nil {
+        refineExtra(at: start)
+        refinePosition(at: start)
+    }
 
     // Coarse scan.
     let width = range.upperBound - range.lowerBound
@@ -91,14 +94,16 @@ func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Do
     // Fine search in the bracket of the best coarse point's neighbours.
     var lo = curve[max(0, best - 1)].scale, hi = curve[min(curve.count - 1, best + 1)].scale
     var fine = goldenSectionMaximum(lo, hi, tolerance: 1e-5) { score($0, t, extra) }
-    // Refine the position and B at the best scale, then search again in a narrower bracket.
-    for _ in 0..<2 {
-        refinePosition(at: fine.x)
+    // Refine B and the position at the best scale, then search again in a narrower bracket, until
+    // the scale moves by less than 10⁻⁴ (B and s are correlated for small models at low resolution).
+    for _ in 0..<3 {
         refineExtra(at: fine.x)
         refinePosition(at: fine.x)
         lo = max(range.lowerBound, fine.x - step / 2)
         hi = min(range.upperBound, fine.x + step / 2)
-        fine = goldenSectionMaximum(lo, hi, tolerance: 1e-5) { score($0, t, extra) }
+        let previous = fine.x
+        fine = goldenSectionMaximum(lo, hi, tolerance: 2e-5) { score($0, t, extra) }
+        if abs(fine.x - previous) < 1e-4 { break }
     }
     // Curvature at the optimum.
     let delta = max(0.002, step / 4)

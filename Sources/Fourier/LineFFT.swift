@@ -223,7 +223,9 @@ final class LineFFT: @unchecked Sendable {
             let c0 = cc + ido * (2 * k), c1 = c0 + ido
             let h0 = ch + ido * k, h1 = h0 + ido * l1
             if let tw = p.twiddles {
-                for i in 0..<ido {
+                h0[0] = c0[0] + c1[0]
+                h1[0] = c0[0] - c1[0]
+                for i in 1..<ido {
                     let a = c0[i], b = c1[i]
                     h0[i] = a + b
                     h1[i] = (a - b) * tw[i]
@@ -245,7 +247,15 @@ final class LineFFT: @unchecked Sendable {
             let h0 = ch + ido * k, h1 = h0 + ido * l1, h2 = h1 + ido * l1, h3 = h2 + ido * l1
             if let tw = p.twiddles {
                 let w1 = tw, w2 = tw + ido, w3 = tw + 2 * ido
-                for i in 0..<ido {
+                do {
+                    let a = c0[0], b = c1[0], c = c2[0], d = c3[0]
+                    let t1 = a + c, t2 = a - c, t3 = b + d, t4 = b - d
+                    h0[0] = t1 + t3
+                    h1[0] = t2 + mulMinusI(t4)
+                    h2[0] = t1 - t3
+                    h3[0] = t2 + mulI(t4)
+                }
+                for i in 1..<ido {
                     let a = c0[i], b = c1[i], c = c2[i], d = c3[i]
                     let t1 = a + c, t2 = a - c, t3 = b + d, t4 = b - d
                     h0[i] = t1 + t3
@@ -272,19 +282,26 @@ final class LineFFT: @unchecked Sendable {
         for k in 0..<l1 {
             let c0 = cc + ido * (3 * k), c1 = c0 + ido, c2 = c1 + ido
             let h0 = ch + ido * k, h1 = h0 + ido * l1, h2 = h1 + ido * l1
-            for i in 0..<ido {
+            @inline(__always) func butterfly(_ i: Int) -> (CV, CV, CV) {
                 let a = c0[i], b = c1[i], c = c2[i]
                 let s = b + c, d = b - c
                 let r = a + s * cr
                 let q = d * si            // X1 = r − i·q, X2 = r + i·q
-                let x1 = r + mulMinusI(q), x2 = r + mulI(q)
-                h0[i] = a + s
-                if let tw = p.twiddles {
-                    h1[i] = x1 * tw[i]
-                    h2[i] = x2 * tw[ido + i]
-                } else {
-                    h1[i] = x1
-                    h2[i] = x2
+                return (a + s, r + mulMinusI(q), r + mulI(q))
+            }
+            if let tw = p.twiddles {
+                let (x0, x1, x2) = butterfly(0)
+                h0[0] = x0; h1[0] = x1; h2[0] = x2
+                for i in 1..<ido {
+                    let (y0, y1, y2) = butterfly(i)
+                    h0[i] = y0
+                    h1[i] = y1 * tw[i]
+                    h2[i] = y2 * tw[ido + i]
+                }
+            } else {
+                for i in 0..<ido {
+                    let (y0, y1, y2) = butterfly(i)
+                    h0[i] = y0; h1[i] = y1; h2[i] = y2
                 }
             }
         }
@@ -299,23 +316,30 @@ final class LineFFT: @unchecked Sendable {
         for k in 0..<l1 {
             let q0 = cc + ido * (5 * k), q1 = q0 + ido, q2 = q1 + ido, q3 = q2 + ido, q4 = q3 + ido
             let h0 = ch + ido * k, h1 = h0 + ido * l1, h2 = h1 + ido * l1, h3 = h2 + ido * l1, h4 = h3 + ido * l1
-            for i in 0..<ido {
+            @inline(__always) func butterfly(_ i: Int) -> (CV, CV, CV, CV, CV) {
                 let a = q0[i], b = q1[i], c = q2[i], d = q3[i], e = q4[i]
                 let sbe = b + e, dbe = b - e, scd = c + d, dcd = c - d
                 let r1 = a + sbe * c1 + scd * c2
                 let r2 = a + sbe * c2 + scd * c1
                 let i1 = dbe * s1 + dcd * s2
                 let i2 = dbe * s2 - dcd * s1
-                let x1 = r1 + mulMinusI(i1), x4 = r1 + mulI(i1)
-                let x2 = r2 + mulMinusI(i2), x3 = r2 + mulI(i2)
-                h0[i] = a + sbe + scd
-                if let tw = p.twiddles {
-                    h1[i] = x1 * tw[i]
-                    h2[i] = x2 * tw[ido + i]
-                    h3[i] = x3 * tw[2 * ido + i]
-                    h4[i] = x4 * tw[3 * ido + i]
-                } else {
-                    h1[i] = x1; h2[i] = x2; h3[i] = x3; h4[i] = x4
+                return (a + sbe + scd, r1 + mulMinusI(i1), r2 + mulMinusI(i2), r2 + mulI(i2), r1 + mulI(i1))
+            }
+            if let tw = p.twiddles {
+                let (x0, x1, x2, x3, x4) = butterfly(0)
+                h0[0] = x0; h1[0] = x1; h2[0] = x2; h3[0] = x3; h4[0] = x4
+                for i in 1..<ido {
+                    let (y0, y1, y2, y3, y4) = butterfly(i)
+                    h0[i] = y0
+                    h1[i] = y1 * tw[i]
+                    h2[i] = y2 * tw[ido + i]
+                    h3[i] = y3 * tw[2 * ido + i]
+                    h4[i] = y4 * tw[3 * ido + i]
+                }
+            } else {
+                for i in 0..<ido {
+                    let (y0, y1, y2, y3, y4) = butterfly(i)
+                    h0[i] = y0; h1[i] = y1; h2[i] = y2; h3[i] = y3; h4[i] = y4
                 }
             }
         }

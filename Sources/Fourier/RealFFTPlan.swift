@@ -188,14 +188,16 @@ public final class RealFFTPlan: @unchecked Sendable {
         let a: UnsafeMutablePointer<CV>
         let b: UnsafeMutablePointer<CV>
         let work: UnsafeMutablePointer<CV>
+        let work2: UnsafeMutablePointer<CV>
         let sink: UnsafeMutablePointer<Complex32>
         init(_ plan: RealFFTPlan) {
             a = .allocate(capacity: plan.maxLine)
             b = .allocate(capacity: plan.maxLine)
             work = .allocate(capacity: max(1, plan.maxWork))
+            work2 = .allocate(capacity: max(1, plan.maxWork))
             sink = .allocate(capacity: plan.nx + 2)
         }
-        func free() { a.deallocate(); b.deallocate(); work.deallocate(); sink.deallocate() }
+        func free() { a.deallocate(); b.deallocate(); work.deallocate(); work2.deallocate(); sink.deallocate() }
     }
 
     /// Runs `body(chunk)` for chunk = 0 ..< chunks, on several threads when chunks > 1.
@@ -263,14 +265,14 @@ public final class RealFFTPlan: @unchecked Sendable {
 
     private func axisGroups(_ axis: Int) -> Int {
         let outer = shape[0..<axis].reduce(1, *)
-        return outer * ((strides[axis] + 3) / 4)
+        return outer * ((strides[axis] + 7) / 8)
     }
 
     /// Real rows (x axis) → half-complex rows, four rows per group.
     private func realRowsForward(_ src: UnsafePointer<Float>, _ dst: UnsafeMutablePointer<Complex32>,
                                  groups: Range<Int>, _ s: LineScratch) {
         let nx = self.nx, nxh = self.nxh, rows = self.rows
-        let a = s.a, work = s.work
+        let a = s.a, b = s.b, work = s.work
         for g in groups {
             let r0 = 4 * g
             let p0 = src + r0 * nx
@@ -283,34 +285,46 @@ public final class RealFFTPlan: @unchecked Sendable {
             let d3 = r0 + 3 < rows ? dst + (r0 + 3) * nxh : s.sink
             if let rtw {
                 let h = nx / 2
-                for j in 0..<h {
+                // Pack x[2j] + i·x[2j+1]: blocks of 4 floats per row, transposed into lanes.
+                var j = 0
+                while j + 2 <= h {
+                    let (c0, c1, c2, c3) = transpose4(load4(p0 + 2 * j), load4(p1 + 2 * j), load4(p2 + 2 * j), load4(p3 + 2 * j))
+                    a[j] = CV(c0, c1)
+                    a[j + 1] = CV(c2, c3)
+                    j += 2
+                }
+                if j < h {
                     a[j] = CV(Lanes(p0[2 * j], p1[2 * j], p2[2 * j], p3[2 * j]),
                               Lanes(p0[2 * j + 1], p1[2 * j + 1], p2[2 * j + 1], p3[2 * j + 1]))
                 }
                 let z = xLine.forward(a, work)
-                for k in 0...h {
-                    let zk = z[k == h ? 0 : k]
-                    let zc = z[k == 0 ? 0 : h - k]
+                // X[k] = e + o·w^k and X[h−k] = conj(e − o·w^k), with e = (Z[k] + conj Z[h−k])/2 and
+                // o = −i(Z[k] − conj Z[h−k])/2.
+                var k = 0
+                while 2 * k <= h {
+                    let zk = z[k == 0 ? 0 : k], zc = z[k == 0 ? 0 : h - k]
                     let e = CV(zk.re + zc.re, zk.im - zc.im) * 0.5
                     let o = CV(zk.im + zc.im, zc.re - zk.re) * 0.5
-                    let x = e + o * rtw[k]
-                    d0[k] = Complex32(x.re[0], x.im[0])
-                    d1[k] = Complex32(x.re[1], x.im[1])
-                    d2[k] = Complex32(x.re[2], x.im[2])
-                    d3[k] = Complex32(x.re[3], x.im[3])
+                    let ow = o * rtw[k]
+                    b[k] = e + ow
+                    b[h - k] = conj(e - ow)
+                    k += 1
                 }
+                scatterComplex(b, nxh, d0, d1, d2, d3)
             } else {
-                for j in 0..<nx {
+                var j = 0
+                while j + 4 <= nx {
+                    let (c0, c1, c2, c3) = transpose4(load4(p0 + j), load4(p1 + j), load4(p2 + j), load4(p3 + j))
+                    a[j] = CV(c0, Lanes()); a[j + 1] = CV(c1, Lanes())
+                    a[j + 2] = CV(c2, Lanes()); a[j + 3] = CV(c3, Lanes())
+                    j += 4
+                }
+                while j < nx {
                     a[j] = CV(Lanes(p0[j], p1[j], p2[j], p3[j]), Lanes())
+                    j += 1
                 }
                 let z = xLine.forward(a, work)
-                for k in 0..<nxh {
-                    let x = z[k]
-                    d0[k] = Complex32(x.re[0], x.im[0])
-                    d1[k] = Complex32(x.re[1], x.im[1])
-                    d2[k] = Complex32(x.re[2], x.im[2])
-                    d3[k] = Complex32(x.re[3], x.im[3])
-                }
+                scatterComplex(z, nxh, d0, d1, d2, d3)
             }
         }
     }
@@ -332,27 +346,35 @@ public final class RealFFTPlan: @unchecked Sendable {
             let d1 = r0 + 1 < rows ? dst + (r0 + 1) * nx : sinkF
             let d2 = r0 + 2 < rows ? dst + (r0 + 2) * nx : sinkF
             let d3 = r0 + 3 < rows ? dst + (r0 + 3) * nx : sinkF
-            for k in 0..<nxh {
-                let c0 = p0[k], c1 = p1[k], c2 = p2[k], c3 = p3[k]
-                a[k] = CV(Lanes(c0.re, c1.re, c2.re, c3.re), Lanes(c0.im, c1.im, c2.im, c3.im))
-            }
+            gatherComplex(p0, p1, p2, p3, nxh, a)
             a[0].im = Lanes()
             if let rtw {
                 let h = nx / 2
                 a[h].im = Lanes()
-                for k in 0..<h {
+                // Z[k] = E + i·O with E = X[k] + conj X[h−k], O = (X[k] − conj X[h−k])·conj(w^k)
+                // (twice the true values; the factor 2 is in the 1/N scaling); Z[h−k] = conj E + i·conj O.
+                // Stored conjugated, so that the forward FFT computes the inverse.
+                var k = 0
+                while 2 * k <= h {
                     let xk = a[k], xc = a[h - k]
                     let e = CV(xk.re + xc.re, xk.im - xc.im)
                     let d = CV(xk.re - xc.re, xk.im + xc.im)
                     let o = d * conj(rtw[k])
-                    // Z = e + i·o; store conj(Z) so that a forward FFT computes the inverse.
-                    b[k] = CV(e.re - o.im, -(e.im + o.re))
+                    b[k] = CV(e.re - o.im, -(e.im + o.re))      // conj(e + i·o)
+                    b[h - k] = CV(e.re + o.im, e.im - o.re)     // conj(conj e + i·conj o)
+                    k += 1
                 }
                 let z = xLine.forward(b, work)
-                let sc = scale, nsc = -scale
-                for j in 0..<h {
-                    let v = z[j]
-                    let re = v.re * sc, im = v.im * nsc
+                let nsc = -scale
+                var j = 0
+                while j + 2 <= h {
+                    let u = z[j], v = z[j + 1]
+                    let (c0, c1, c2, c3) = transpose4(u.re * scale, u.im * nsc, v.re * scale, v.im * nsc)
+                    store4(d0 + 2 * j, c0); store4(d1 + 2 * j, c1); store4(d2 + 2 * j, c2); store4(d3 + 2 * j, c3)
+                    j += 2
+                }
+                if j < h {
+                    let re = z[j].re * scale, im = z[j].im * nsc
                     d0[2 * j] = re[0]; d0[2 * j + 1] = im[0]
                     d1[2 * j] = re[1]; d1[2 * j + 1] = im[1]
                     d2[2 * j] = re[2]; d2[2 * j + 1] = im[2]
@@ -362,60 +384,148 @@ public final class RealFFTPlan: @unchecked Sendable {
                 for k in 0..<nxh { b[k] = conj(a[k]) }
                 if nx > 1 { for k in nxh..<nx { b[k] = a[nx - k] } }
                 let z = xLine.forward(b, work)
-                for j in 0..<nx {
+                var j = 0
+                while j + 4 <= nx {
+                    let (c0, c1, c2, c3) = transpose4(z[j].re * scale, z[j + 1].re * scale,
+                                                      z[j + 2].re * scale, z[j + 3].re * scale)
+                    store4(d0 + j, c0); store4(d1 + j, c1); store4(d2 + j, c2); store4(d3 + j, c3)
+                    j += 4
+                }
+                while j < nx {
                     let re = z[j].re * scale
                     d0[j] = re[0]; d1[j] = re[1]; d2[j] = re[2]; d3[j] = re[3]
+                    j += 1
                 }
             }
         }
     }
 
-    /// Complex FFT along `axis` (not the last): four adjacent columns per group. The inverse
-    /// direction conjugates on the way in and out.
+    /// Loads `count` complex values from four rows into lane vectors (row l → lane l).
+    @inline(__always)
+    private func gatherComplex(_ p0: UnsafePointer<Complex32>, _ p1: UnsafePointer<Complex32>,
+                               _ p2: UnsafePointer<Complex32>, _ p3: UnsafePointer<Complex32>,
+                               _ count: Int, _ a: UnsafeMutablePointer<CV>) {
+        let f0 = UnsafeRawPointer(p0).assumingMemoryBound(to: Float.self)
+        let f1 = UnsafeRawPointer(p1).assumingMemoryBound(to: Float.self)
+        let f2 = UnsafeRawPointer(p2).assumingMemoryBound(to: Float.self)
+        let f3 = UnsafeRawPointer(p3).assumingMemoryBound(to: Float.self)
+        var k = 0
+        while k + 2 <= count {
+            let (c0, c1, c2, c3) = transpose4(load4(f0 + 2 * k), load4(f1 + 2 * k), load4(f2 + 2 * k), load4(f3 + 2 * k))
+            a[k] = CV(c0, c1)
+            a[k + 1] = CV(c2, c3)
+            k += 2
+        }
+        if k < count {
+            let c0 = p0[k], c1 = p1[k], c2 = p2[k], c3 = p3[k]
+            a[k] = CV(Lanes(c0.re, c1.re, c2.re, c3.re), Lanes(c0.im, c1.im, c2.im, c3.im))
+        }
+    }
+
+    /// Stores `count` lane vectors of complex values into four rows (lane l → row l).
+    @inline(__always)
+    private func scatterComplex(_ z: UnsafeMutablePointer<CV>, _ count: Int,
+                                _ d0: UnsafeMutablePointer<Complex32>, _ d1: UnsafeMutablePointer<Complex32>,
+                                _ d2: UnsafeMutablePointer<Complex32>, _ d3: UnsafeMutablePointer<Complex32>) {
+        let f0 = UnsafeMutableRawPointer(d0).assumingMemoryBound(to: Float.self)
+        let f1 = UnsafeMutableRawPointer(d1).assumingMemoryBound(to: Float.self)
+        let f2 = UnsafeMutableRawPointer(d2).assumingMemoryBound(to: Float.self)
+        let f3 = UnsafeMutableRawPointer(d3).assumingMemoryBound(to: Float.self)
+        var k = 0
+        while k + 2 <= count {
+            let u = z[k], v = z[k + 1]
+            let (c0, c1, c2, c3) = transpose4(u.re, u.im, v.re, v.im)
+            store4(f0 + 2 * k, c0); store4(f1 + 2 * k, c1); store4(f2 + 2 * k, c2); store4(f3 + 2 * k, c3)
+            k += 2
+        }
+        if k < count {
+            let x = z[k]
+            d0[k] = Complex32(x.re[0], x.im[0])
+            d1[k] = Complex32(x.re[1], x.im[1])
+            d2[k] = Complex32(x.re[2], x.im[2])
+            d3[k] = Complex32(x.re[3], x.im[3])
+        }
+    }
+
+    /// Complex FFT along `axis` (not the last): eight adjacent columns (one 64-byte cache line)
+    /// per group, transformed as two lane vectors. The inverse conjugates on the way in and out.
     private func complexAxis(_ axis: Int, _ src: UnsafePointer<Complex32>, _ dst: UnsafeMutablePointer<Complex32>,
                              inverse: Bool, groups: Range<Int>, _ s: LineScratch) {
         let len = shape[axis], st = strides[axis]
-        let perOuter = (st + 3) / 4
+        let perOuter = (st + 7) / 8
         let line = axisLines[axis]
         let sign: Float = inverse ? -1 : 1
-        let a = s.a, work = s.work
+        let a = s.a, a2 = s.b
         let rs = UnsafeRawPointer(src), rd = UnsafeMutableRawPointer(dst)
         let stepBytes = st * MemoryLayout<Complex32>.stride
         for g in groups {
-            let o = g / perOuter, i0 = (g % perOuter) * 4
+            let o = g / perOuter, i0 = (g % perOuter) * 8
             let base = (o * len * st + i0) * MemoryLayout<Complex32>.stride
-            if i0 + 4 <= st {
+            if i0 + 8 <= st {
                 var p = rs + base
                 for t in 0..<len {
                     let v = p.loadUnaligned(as: SIMD8<Float>.self)
+                    let w = p.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
                     a[t] = CV(v.evenHalf, v.oddHalf * sign)
+                    a2[t] = CV(w.evenHalf, w.oddHalf * sign)
                     p += stepBytes
                 }
-                let z = line.forward(a, work)
+                let z = line.forward(a, s.work)
+                let z2 = line.forward(a2, s.work2)
                 var q = rd + base
                 for t in 0..<len {
-                    var v = SIMD8<Float>()
+                    var v = SIMD8<Float>(), w = SIMD8<Float>()
                     v.evenHalf = z[t].re
                     v.oddHalf = z[t].im * sign
+                    w.evenHalf = z2[t].re
+                    w.oddHalf = z2[t].im * sign
                     q.storeBytes(of: v, as: SIMD8<Float>.self)
+                    q.storeBytes(of: w, toByteOffset: 32, as: SIMD8<Float>.self)
                     q += stepBytes
                 }
             } else {
-                let cnt = st - i0
-                let sp = src + o * len * st + i0, dp = dst + o * len * st + i0
-                for t in 0..<len {
-                    var re = Lanes(), im = Lanes()
-                    for l in 0..<cnt { let c = sp[t * st + l]; re[l] = c.re; im[l] = c.im }
-                    a[t] = CV(re, im * sign)
-                }
-                let z = line.forward(a, work)
-                for t in 0..<len {
-                    let v = z[t]
-                    for l in 0..<cnt { dp[t * st + l] = Complex32(v.re[l], v.im[l] * sign) }
+                // The last, partial group of a row: up to 7 columns, 4 at a time.
+                var c0 = i0
+                while c0 < st {
+                    let cnt = min(4, st - c0)
+                    let sp = src + o * len * st + c0, dp = dst + o * len * st + c0
+                    for t in 0..<len {
+                        var re = Lanes(), im = Lanes()
+                        for l in 0..<cnt { let c = sp[t * st + l]; re[l] = c.re; im[l] = c.im }
+                        a[t] = CV(re, im * sign)
+                    }
+                    let z = line.forward(a, s.work)
+                    for t in 0..<len {
+                        let v = z[t]
+                        for l in 0..<cnt { dp[t * st + l] = Complex32(v.re[l], v.im[l] * sign) }
+                    }
+                    c0 += 4
                 }
             }
         }
     }
+}
+
+/// Four consecutive Floats (any alignment).
+@inline(__always) func load4(_ p: UnsafePointer<Float>) -> Lanes {
+    UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always) func load4(_ p: UnsafeMutablePointer<Float>) -> Lanes {
+    UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always) func store4(_ p: UnsafeMutablePointer<Float>, _ v: Lanes) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Lanes.self)
+}
+
+/// The 4×4 transpose of rows r0...r3: column c of the input becomes output c.
+@inline(__always) func transpose4(_ r0: Lanes, _ r1: Lanes, _ r2: Lanes, _ r3: Lanes) -> (Lanes, Lanes, Lanes, Lanes) {
+    let a = SIMD8<Float>(lowHalf: r0, highHalf: r1)     // even: r0[0] r0[2] r1[0] r1[2]; odd: r0[1] r0[3] r1[1] r1[3]
+    let b = SIMD8<Float>(lowHalf: r2, highHalf: r3)
+    let c = SIMD8<Float>(lowHalf: a.evenHalf, highHalf: b.evenHalf)   // even: column 0, odd: column 2
+    let d = SIMD8<Float>(lowHalf: a.oddHalf, highHalf: b.oddHalf)     // even: column 1, odd: column 3
+    return (c.evenHalf, d.evenHalf, c.oddHalf, d.oddHalf)
 }
 
 /// Plans shared by `RealFFTPlan.cached(shape:)`.

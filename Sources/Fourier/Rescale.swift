@@ -393,12 +393,15 @@ public func rescaleStack(plan: RescalePlan, count: Int, batchSize: Int? = nil,
                          progress: ProgressHandler? = nil) throws {
     guard count > 0 else { return }
     let jobs = max(1, Parallelism.jobs)
-    let batch = max(1, min(count, batchSize ?? max(jobs * 16, (64 << 20) / max(1, 4 * (plan.inputCount + plan.outputCount)))))
+    // A few images per thread: memory stays small whatever the stack's size (at most ~64 MB of
+    // buffers for very large images, and at least one image per thread).
+    let perImageBytes = max(1, 4 * (plan.inputCount + plan.outputCount))
+    let batch = max(1, min(count, batchSize ?? max(jobs, min(jobs * 8, (64 << 20) / perImageBytes))))
     let workers = min(jobs, batch)
     var rescalers: [Rescaler] = []
     for _ in 0..<workers { rescalers.append(try Rescaler(plan: plan, threads: 1)) }
-    var input = [Float](repeating: 0, count: batch * plan.inputCount)
-    var output = [Float](repeating: 0, count: batch * plan.outputCount)
+    var input = [Float](unsafeUninitializedCapacity: batch * plan.inputCount) { _, n in n = batch * plan.inputCount }
+    var output = [Float](unsafeUninitializedCapacity: batch * plan.outputCount) { _, n in n = batch * plan.outputCount }
     var start = 0
     while start < count {
         let n = min(batch, count - start)

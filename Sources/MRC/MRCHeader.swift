@@ -121,7 +121,11 @@ public struct MRCHeader: Sendable, Equatable {
     public var pixelSize: Double { voxelSize.x }
 
     /// Whether the file is an image stack (ISPG 0 with more than one section, as RELION's .mrcs).
-    public var isImageStack: Bool { ispg == 0 && nz > 1 }
+    /// A file with ISPG 0 and MZ = NZ is a volume as RELION writes them, not a stack.
+    public var isImageStack: Bool { ispg == 0 && nz > 1 && mz != nz }
+
+    /// Whether the file is a volume written by RELION 3.1 (ISPG 0 with MZ = NZ > 1).
+    public var isRelionStyleVolume: Bool { ispg == 0 && nz > 1 && mz == nz }
 
     /// Whether the file is a stack of volumes (ISPG 401-630); `mz` sections per volume.
     public var isVolumeStack: Bool { ispg >= 401 && ispg <= 630 }
@@ -145,8 +149,7 @@ public struct MRCHeader: Sendable, Equatable {
     public mutating func setPixelSize(_ pixelSize: Double) {
         mx = nx; my = ny
         // Image stacks (ISPG 0) have MZ 1, except RELION's volumes, written with ISPG 0 and MZ = NZ.
-        let relionVolume = ispg == 0 && nz > 1 && mz == nz
-        if isVolumeStack { if mz <= 0 { mz = nz } } else if ispg == 0 && !relionVolume { mz = 1 } else { mz = nz }
+        if isVolumeStack { if mz <= 0 { mz = nz } } else if ispg == 0 && !isRelionStyleVolume { mz = 1 } else { mz = nz }
         cella = MRCTriple(Float(pixelSize * Double(mx)), Float(pixelSize * Double(my)), Float(pixelSize * Double(mz)))
     }
 

@@ -67,6 +67,8 @@ public struct CTF: Sendable {
     let k1: Double, k2: Double, k3: Double, k4: Double, k5: Double
     let axx: Double, axy: Double, ayy: Double
     let mag: Matrix2x2?
+    let even: ZernikeExpansion
+    let odd: ZernikeExpansion
 
     /// Checks the parameters (as RELION does: 0 ≤ Q0 < 1, a positive voltage, finite numbers)
     /// and precomputes the constants.
@@ -111,6 +113,8 @@ public struct CTF: Sendable {
         axy = c * s * (du - dv)
         ayy = s * s * du + c * c * dv
         mag = p.magMatrix.flatMap { $0 == .identity ? nil : $0 }
+        even = ZernikeExpansion(coefficients: p.evenZernike, odd: false)
+        odd = ZernikeExpansion(coefficients: p.oddZernike, odd: true)
     }
 
     @inline(__always) func transformed(_ x: Double, _ y: Double) -> (Double, Double) {
@@ -123,7 +127,7 @@ public struct CTF: Sendable {
         let (X, Y) = transformed(x, y)
         let u2 = X * X + Y * Y
         var g = k1 * (axx * X * X + 2 * axy * X * Y + ayy * Y * Y) + k2 * u2 * u2 - k5 - k3
-        if !parameters.evenZernike.isEmpty { g += Zernike.evenPhase(parameters.evenZernike, x: X, y: Y) }
+        if !even.isEmpty { g += even.value(x: X, y: Y) }
         return g
     }
 
@@ -139,9 +143,9 @@ public struct CTF: Sendable {
 
     /// The odd-aberration phase φ at (x, y) (radians); RELION multiplies the image by exp(i φ).
     public func oddPhase(x: Double, y: Double) -> Double {
-        guard !parameters.oddZernike.isEmpty else { return 0 }
+        guard !odd.isEmpty else { return 0 }
         let (X, Y) = transformed(x, y)
-        return Zernike.oddPhase(parameters.oddZernike, x: X, y: Y)
+        return odd.value(x: X, y: Y)
     }
 
     /// The complete transfer at (x, y): CTF · exp(i φ_odd), as (real, imaginary).

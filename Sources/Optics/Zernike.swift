@@ -110,3 +110,61 @@ public enum Zernike {
         return out
     }
 }
+
+/// A fixed sum Σ cᵢ Z(mᵢ, nᵢ) prepared for fast evaluation at many points: the radial
+/// coefficients are computed once, and per point ρ's powers and cos/sin(kφ) come from recurrences.
+public struct ZernikeExpansion: Sendable {
+    struct Term: Sendable {
+        var m: Int
+        /// c · radial coefficient, indexed by power of ρ (0…n).
+        var weightedRadial: [Double]
+    }
+    let terms: [Term]
+    let maxN: Int
+
+    /// The expansion of RELION-ordered even (`odd` false) or odd (`odd` true) coefficients.
+    public init(coefficients: [Double], odd: Bool) {
+        var terms: [Term] = []
+        var maxN = 0
+        for (i, c) in coefficients.enumerated() where c != 0 {
+            let (m, n) = odd ? Zernike.oddIndexToMN(i) : Zernike.evenIndexToMN(i)
+            var w = [Double](repeating: 0, count: n + 1)
+            for (p, rc) in Zernike.radialCoefficients(m: m, n: n) { w[p] += c * rc }
+            terms.append(Term(m: m, weightedRadial: w))
+            maxN = max(maxN, n)
+        }
+        self.terms = terms
+        self.maxN = maxN
+    }
+
+    public var isEmpty: Bool { terms.isEmpty }
+
+    /// The sum at Cartesian (x, y) (φ = atan2(y, x), 0 at the origin, as RELION's Z_cart).
+    public func value(x: Double, y: Double) -> Double {
+        if terms.isEmpty { return 0 }
+        let rho = (x * x + y * y).squareRoot()
+        let c1 = rho > 0 ? x / rho : 1, s1 = rho > 0 ? y / rho : 0
+        let n = maxN
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: 3 * (n + 1)) { buf in
+            // buf[0…n]: ρᵏ; buf[n+1…2n+1]: cos kφ; buf[2n+2…3n+2]: sin kφ.
+            buf[0] = 1; buf[n + 1] = 1; buf[2 * n + 2] = 0
+            if n >= 1 {
+                for k in 1...n {
+                    buf[k] = buf[k - 1] * rho
+                    let cp = buf[n + 1 + k - 1], sp = buf[2 * n + 2 + k - 1]
+                    buf[n + 1 + k] = cp * c1 - sp * s1
+                    buf[2 * n + 2 + k] = sp * c1 + cp * s1
+                }
+            }
+            var sum = 0.0
+            for t in terms {
+                var r = 0.0
+                let w = t.weightedRadial
+                for p in stride(from: w.count - 1, through: 0, by: -1) where w[p] != 0 { r += w[p] * buf[p] }
+                let am = abs(t.m)
+                sum += t.m >= 0 ? r * buf[n + 1 + am] : r * buf[2 * n + 2 + am]
+            }
+            return sum
+        }
+    }
+}

@@ -180,11 +180,13 @@ func rescaleStackInBatches(_ job: StackJob, images: Int, rescalers: [ImageRescal
                 rescalers[p].rescale(i, into: o, job.rescale)
             }
         }
+        // Image by image, as the serial path does, so that the header statistics (accumulated per
+        // append) and hence the bytes of the stack do not depend on how the work was split.
         for n in 0..<count {
             let o = UnsafeBufferPointer(rebasing: output[(n * newSize)..<((n + 1) * newSize)])
             sum.add(UnsafeRawBufferPointer(o))
+            try writer.append(o)
         }
-        try writer.append(UnsafeBufferPointer(rebasing: output[0..<(count * newSize)]))
         reader.release(start..<(start + count))
         progress.add(count)
         start += count

@@ -37,11 +37,12 @@ public struct GlibcRandom: Sendable {
     /// The next value of `rand()`, in 0...RAND_MAX.
     public mutating func next() -> Int32 {
         // state holds u[k-34 ..< k] as a ring starting at `index`.
-        let a = state[(index + 34 - 31) % 34]
-        let b = state[(index + 34 - 3) % 34]
-        let v = a &+ b
+        var i31 = index + 3, i3 = index + 31       // positions of u[k−31] and u[k−3]
+        if i31 >= 34 { i31 -= 34 }
+        if i3 >= 34 { i3 -= 34 }
+        let v = state[i31] &+ state[i3]
         state[index] = v
-        index = (index + 1) % 34
+        index = index == 33 ? 0 : index + 1
         return Int32(bitPattern: v >> 1)
     }
 

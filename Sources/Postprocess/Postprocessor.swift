@@ -157,6 +157,7 @@ public enum Postprocessor {
             multiply(&map1, by: mask); multiply(&map2, by: mask)
             forwardPair(plan, map1, map2, &specA, &specB)
             fscMasked = specA.withUnsafeBufferPointer { a in specB.withUnsafeBufferPointer { b in shells.fsc(a, b) } }
+            map1 = []; map2 = []   // free before reading again: never three half maps at once
             map1 = try readFinite(half1).data
             map2 = try readFinite(half2).data
             advance()
@@ -304,6 +305,7 @@ public enum Postprocessor {
             }
         }
         inverse(plan, specA, into: &map1)
+        specA = []; specB = []; map2 = []   // only the sharpened map and the mask are left
         advance()
 
         let guinier = rows.indices.map { k in

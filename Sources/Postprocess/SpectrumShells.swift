@@ -175,9 +175,10 @@ public struct SpectrumShells: Sendable {
                             let p = ph[local + x]
                             if p.isNaN { continue }
                             let v = a[global + x]
-                            let mag = Double(v.re * v.re + v.im * v.im).squareRoot()
-                            let phi = Double(p)
-                            a[global + x] = Complex32(Float(mag * cos(phi)), Float(mag * sin(phi)))
+                            // RELION computes in double; the result is stored in single precision
+                            // here, so single-precision cos/sin lose nothing that is kept.
+                            let mag = (v.re * v.re + v.im * v.im).squareRoot()
+                            a[global + x] = Complex32(mag * cos(p), mag * sin(p))
                         }
                     }
                 }

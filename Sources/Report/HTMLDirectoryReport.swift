@@ -158,7 +158,14 @@ public enum HTMLDirectoryReport {
         }
         let reserved: Set<String> = ["title", "summary", "findings", "tables", "plots", "notes"]
         if case .object(let members) = value {
-            section.blocks += genericBlocks(members.filter { !reserved.contains($0.key) }, depth: 0)
+            let raw = genericBlocks(members.filter { !reserved.contains($0.key) }, depth: 0)
+            // A result that tells its own story (a summary or tables) keeps the raw values folded away.
+            let curated = value["summary"] != nil || value["tables"] != nil
+            if curated && !raw.isEmpty {
+                section.add(.details(summary: "All values (\(name).json)", blocks: raw))
+            } else {
+                section.blocks += raw
+            }
         } else if value != .null {
             section.blocks += genericBlocks([HTMLJSONMember("value", value)], depth: 0)
         }
@@ -212,7 +219,10 @@ public enum HTMLDirectoryReport {
                 after.append(.table(HTMLTable(caption: label, columns: flat.map(humanize), rows: rows)))
                 if !nested.isEmpty {
                     for (i, item) in items.enumerated() {
-                        let name = flat.first.flatMap { item[$0] }.map(cellText) ?? "\(i + 1)"
+                        let preferred = ["name", "mode", "title", "label", "opticsGroup", "group", "id"]
+                        let key = preferred.first(where: flat.contains)
+                            ?? flat.first(where: { c in items.allSatisfy { $0[c]?.stringValue != nil } })
+                        let name = key.flatMap { item[$0] }.map(cellText) ?? "\(i + 1)"
                         let members = nested.compactMap { c in item[c].map { HTMLJSONMember(c, $0) } }
                         if depth >= 2 {
                             after.append(.keyValues(caption: "\(label): \(name)", members.map { HTMLDetail(humanize($0.key), cellText($0.value)) }))

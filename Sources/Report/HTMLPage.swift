@@ -131,6 +131,9 @@ public struct HTMLPage: Sendable {
     .callout dt { color: var(--muted); font-size: 14px; }
     .callout dd { margin: 0; font-size: 14.5px; }
     ul.plain { margin: 6px 0; padding-left: 22px; }
+    details { margin: 14px 0; border: 1px solid var(--line); border-radius: 8px; padding: 6px 14px; background: #fcfcfd; }
+    details > summary { cursor: pointer; color: var(--accent); font-weight: 600; font-size: 14.5px; padding: 4px 0; }
+    details[open] > summary { margin-bottom: 6px; }
     .muted { color: var(--muted); }
     @media print { header { background: none; color: var(--ink); } header .subtitle { color: var(--muted); } }
 
@@ -284,6 +287,8 @@ public enum HTMLBlock: Sendable {
     case figure(svg: String, caption: String?)
     /// A highlighted box.
     case callout(HTMLCallout)
+    /// Content folded away under a one-line summary (HTML `<details>`; opens on a click, no script).
+    case details(summary: String, blocks: [HTMLBlock])
 
     func render() -> String {
         switch self {
@@ -319,6 +324,8 @@ public enum HTMLBlock: Sendable {
                 out += "</dl>\n"
             }
             return out + "</div>\n"
+        case .details(let summary, let blocks):
+            return "<details>\n<summary>\(htmlEscape(summary))</summary>\n" + blocks.map { $0.render() }.joined() + "</details>\n"
         }
     }
 }

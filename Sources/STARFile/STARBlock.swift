@@ -133,7 +133,7 @@ public final class STARBlock: @unchecked Sendable {
         case .constant(let s): return s
         case .mapped(let base, let map):
             let t = text(part, row, base)
-            return map[t] ?? t
+            return STARBlock.lookup(map, t) ?? t
         }
     }
 
@@ -204,12 +204,12 @@ public final class STARBlock: @unchecked Sendable {
     /// All values of column `label` as numbers (exact decimal conversion).
     /// Throws naming the file and line of the first value that is not a number.
     public func doubles(_ label: String) throws -> [Double] {
-        try typedColumn(label, expected: "a number", zero: 0.0, parse: parseSTARDouble, parseText: parseSTARDouble)
+        try typedColumn(label, as: Double.self)
     }
 
     /// All values of column `label` as integers (`140` or `140.000000`).
     public func ints(_ label: String) throws -> [Int] {
-        try typedColumn(label, expected: "an integer", zero: 0, parse: parseSTARInt, parseText: parseSTARInt)
+        try typedColumn(label, as: Int.self)
     }
 
     /// The value of `label` in a key-value block as a number; nil if absent, throws if not a number.
@@ -236,30 +236,64 @@ public final class STARBlock: @unchecked Sendable {
         throw STARError.badValue(file: file, line: line(row: row, label) , label: label, value: text, expected: expected)
     }
 
-    func typedColumn<T>(_ label: String, expected: String, zero: T,
-                        parse: (UnsafePointer<UInt8>, Int) -> T?,
-                        parseText: (String) -> T?) throws -> [T] {
+    func typedColumn<T: STARScalar>(_ label: String, as: T.Type) throws -> [T] {
         let c = try requireColumn(label)
-        var result = [T](repeating: zero, count: rowCount)
+        var result = [T](repeating: T.zero, count: rowCount)
         for (pi, part) in parts.enumerated() {
             let offset = partStarts[pi]
             if case .table(let tc) = part.columns[c], let table = part.table {
-                let n = part.rowCount
+                // Work items: row ranges within segments (or within the row map).
+                var items: [(segment: Int, rows: Range<Int>)] = []
+                let jobs = part.rowCount >= 65536 ? Parallelism.jobs : 1
+                if part.rowMap == nil {
+                    for (si, seg) in table.segments.enumerated() where seg.rowCount > 0 {
+                        for r in splitRange(seg.rowCount, into: max(1, jobs * seg.rowCount / max(1, part.rowCount))) {
+                            items.append((si, r))
+                        }
+                    }
+                } else {
+                    for r in splitRange(part.rowCount, into: jobs) { items.append((-1, r)) }
+                }
+                var bad = [Int](repeating: Int.max, count: items.count)
                 let src = table.source
-                let ranges = splitRange(n, into: n >= 65536 ? Parallelism.jobs : 1)
-                var bad = [Int](repeating: Int.max, count: ranges.count)
+                let columns = table.columnCount
                 result.withUnsafeMutableBufferPointer { buffer in
                     nonisolated(unsafe) let out = buffer.baseAddress! + offset
                     bad.withUnsafeMutableBufferPointer { badBuffer in
                         nonisolated(unsafe) let badOut = badBuffer
-                        parallelForEach(ranges.count) { k in
-                            for r in ranges[k] {
-                                let range = table.content(part.tableRow(r), tc)
-                                guard let v = parse(src.base + range.lowerBound, range.count) else {
-                                    badOut[k] = r
-                                    return
+                        parallelForEach(items.count) { k in
+                            let item = items[k]
+                            let base = src.base
+                            let end = src.base + src.count
+                            if item.segment >= 0 {
+                                let seg = table.segments[item.segment]
+                                let first = seg.firstRow
+                                let segBase = base + seg.base
+                                seg.offsets.withUnsafeBufferPointer { offs in
+                                    let o = offs.baseAddress!
+                                    for r in item.rows {
+                                        let cell = segBase + Int(o[r * columns + tc])
+                                        if let v = T.parseInPlace(cell, end) {
+                                            out[first + r] = v
+                                        } else {
+                                            let range = src.token(at: cell - base).content
+                                            guard let v = T.parse(base + range.lowerBound, range.count) else {
+                                                badOut[k] = first + r
+                                                return
+                                            }
+                                            out[first + r] = v
+                                        }
+                                    }
                                 }
-                                out[r] = v
+                            } else {
+                                for r in item.rows {
+                                    let range = table.content(part.tableRow(r), tc)
+                                    guard let v = T.parse(base + range.lowerBound, range.count) else {
+                                        badOut[k] = r
+                                        return
+                                    }
+                                    out[r] = v
+                                }
                             }
                         }
                     }
@@ -267,14 +301,14 @@ public final class STARBlock: @unchecked Sendable {
                 if let firstBad = bad.min(), firstBad != Int.max {
                     let text = table.string(part.tableRow(firstBad), tc)
                     throw STARError.badValue(file: file, line: table.line(part.tableRow(firstBad), tc),
-                                             label: label, value: text, expected: expected)
+                                             label: label, value: text, expected: T.expected)
                 }
             } else {
                 for r in 0..<part.rowCount {
                     let text = STARBlock.text(part, r, part.columns[c])
-                    guard let v = parseText(text) else {
+                    guard let v = T.parse(text) else {
                         throw STARError.badValue(file: file, line: STARBlock.line(part, r, part.columns[c]),
-                                                 label: label, value: text, expected: expected)
+                                                 label: label, value: text, expected: T.expected)
                     }
                     result[offset + r] = v
                 }
@@ -309,7 +343,17 @@ public final class STARBlock: @unchecked Sendable {
         if existing == nil { appendLabel(label) }
     }
 
-    /// Replaces, in column `label`, every value found as a key of `mapping` by the mapped value.
+    /// The replacement of `text` in a value mapping: by exact text, or for integers written
+    /// differently (`01`, `1.000000`) by their canonical decimal form.
+    @inline(__always)
+    static func lookup(_ map: [String: String], _ text: String) -> String? {
+        if let v = map[text] { return v }
+        if let i = parseSTARInt(text) { return map[String(i)] }
+        return nil
+    }
+
+    /// Replaces, in column `label`, every value found as a key of `mapping` by the mapped value
+    /// (integers are matched by value, so `01` matches the key `1`).
     public func replaceValues(in label: String, mapping: [String: String]) {
         guard let c = labelIndex[label], !mapping.isEmpty else { return }
         touch()

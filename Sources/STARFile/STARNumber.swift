@@ -126,3 +126,99 @@ public func parseSTARInt(_ text: String) -> Int? {
     var t = text
     return t.withUTF8 { u in u.baseAddress.flatMap { parseSTARInt($0, u.count) } }
 }
+
+/// A type a STAR column can be read as, with a fast path that parses a value in place.
+protocol STARScalar {
+    static var zero: Self { get }
+    /// Parses the token starting at `p` (ending at a byte <= 0x20 or at `end`) if it is a plain
+    /// number the fast path handles exactly; nil means "use the general path".
+    static func parseInPlace(_ p: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> Self?
+    static func parse(_ p: UnsafePointer<UInt8>, _ count: Int) -> Self?
+    static func parse(_ text: String) -> Self?
+    static var expected: String { get }
+}
+
+extension Double: STARScalar {
+    static var zero: Double { 0 }
+    static var expected: String { "a number" }
+
+    @inline(__always)
+    static func parseInPlace(_ p: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> Double? {
+        var q = p
+        var negative = false
+        if q < end && q.pointee == 0x2D { negative = true; q += 1 }
+        var m: UInt64 = 0
+        let digitsStart = q
+        while q < end {
+            let d = q.pointee &- 0x30
+            if d > 9 { break }
+            m = m &* 10 &+ UInt64(d)
+            q += 1
+        }
+        var nd = q - digitsStart
+        var e = 0
+        if q < end && q.pointee == 0x2E {
+            q += 1
+            let f = q
+            while q < end {
+                let d = q.pointee &- 0x30
+                if d > 9 { break }
+                m = m &* 10 &+ UInt64(d)
+                q += 1
+            }
+            nd += q - f
+            e = f - q
+        }
+        if q < end && (q.pointee | 0x20) == 0x65 {
+            q += 1
+            var en = false
+            if q < end && (q.pointee == 0x2D || q.pointee == 0x2B) { en = q.pointee == 0x2D; q += 1 }
+            let es = q
+            var x = 0
+            while q < end {
+                let d = q.pointee &- 0x30
+                if d > 9 { break }
+                x = x &* 10 &+ Int(d)
+                q += 1
+            }
+            let ed = q - es
+            if ed == 0 || ed > 4 { return nil }
+            e += en ? -x : x
+        }
+        if q < end && q.pointee > 0x20 { return nil }
+        if nd == 0 || nd > 19 || m > (1 << 53) || e < -22 || e > 22 { return nil }
+        var v = Double(m)
+        if e < 0 { v /= exactPowersOfTen[-e] } else if e > 0 { v *= exactPowersOfTen[e] }
+        return negative ? -v : v
+    }
+
+    static func parse(_ p: UnsafePointer<UInt8>, _ count: Int) -> Double? { parseSTARDouble(p, count) }
+    static func parse(_ text: String) -> Double? { parseSTARDouble(text) }
+}
+
+extension Int: STARScalar {
+    static var zero: Int { 0 }
+    static var expected: String { "an integer" }
+
+    @inline(__always)
+    static func parseInPlace(_ p: UnsafePointer<UInt8>, _ end: UnsafePointer<UInt8>) -> Int? {
+        var q = p
+        var negative = false
+        if q < end && q.pointee == 0x2D { negative = true; q += 1 }
+        var v = 0
+        let s = q
+        while q < end {
+            let d = q.pointee &- 0x30
+            if d > 9 { break }
+            v = v &* 10 &+ Int(d)
+            q += 1
+        }
+        let nd = q - s
+        if nd == 0 || nd > 18 { return nil }
+        if q < end && q.pointee > 0x20 { return nil }
+        return negative ? -v : v
+    }
+
+    static func parse(_ p: UnsafePointer<UInt8>, _ count: Int) -> Int? { parseSTARInt(p, count) }
+    static func parse(_ text: String) -> Int? { parseSTARInt(text) }
+}

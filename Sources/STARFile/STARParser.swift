@@ -10,14 +10,6 @@
 
 import AngpixCore
 
-/// Byte classes for the hot loops: 1 = blank (space, tab, CR), 2 = newline, 0 = other.
-nonisolated(unsafe) private let byteClass: UnsafeMutablePointer<UInt8> = {
-    let t = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
-    t.initialize(repeating: 0, count: 256)
-    t[0x20] = 1; t[0x09] = 1; t[0x0D] = 1; t[0x0A] = 2
-    return t
-}()
-
 /// The result of tokenizing a range of lines of a loop.
 struct LineChunk {
     var offsets = ContiguousArray<UInt32>()
@@ -123,9 +115,7 @@ struct STARParser {
             guard let t = src.textFieldEnd(i) else { throw fail(i, "unterminated ; text field") }
             return t.end
         }
-        var j = i + 1
-        while j < n && byteClass[Int(p[j])] == 0 { j += 1 }
-        return j
+        return unquotedTokenEnd(p, i + 1, n)
     }
 
     // MARK: document
@@ -360,27 +350,41 @@ struct STARParser {
     func tokenizeLines(from: Int, to: Int, columns: Int, reserve: Int, strict: Bool = true) -> LineChunk {
         var chunk = LineChunk()
         chunk.base = from
-        chunk.offsets.reserveCapacity(reserve)
         let p = self.p
         let n = self.n
-        let cls = byteClass
+        // Offsets are written through a raw pointer into storage grown by doubling.
+        var capacity = max(reserve, columns * 64)
+        var store = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        var used = 0
+        defer { store.deallocate() }
+        func finish() -> LineChunk {
+            var c = chunk
+            c.offsets = ContiguousArray(UnsafeBufferPointer(start: store, count: used))
+            return c
+        }
         var i = from
         while i < to {
             let lineStart = i
-            while i < n && cls[Int(p[i])] == 1 { i += 1 }
+            i = skipLineBlanks(p, i, n)
             if i >= n { break }
             let b = p[i]
             if b == 0x0A { i += 1; continue }
             if b == 0x23 { i = lineEnd(i); continue }
-            if b == 0x5F { chunk.stop = lineStart; return chunk }
-            if b == 0x3B && i == lineStart { chunk.needsStream = true; return chunk }
+            if b == 0x5F { chunk.stop = lineStart; return finish() }
+            if b == 0x3B && i == lineStart { chunk.needsStream = true; return finish() }
             if (b | 0x20) >= 0x64 && isReserved(i) {
-                if columns == 1 || countTokens(i) < columns { chunk.stop = lineStart; return chunk }
+                if columns == 1 || countTokens(i) < columns { chunk.stop = lineStart; return finish() }
+            }
+            if used + columns > capacity {
+                let bigger = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity * 2)
+                bigger.update(from: store, count: used)
+                store.deallocate()
+                store = bigger
+                capacity *= 2
             }
             var count = 0
-            let rowOffsetStart = chunk.offsets.count
             while true {
-                if count < columns { chunk.offsets.append(UInt32(truncatingIfNeeded: i - from)) }
+                if count < columns { store[used + count] = UInt32(truncatingIfNeeded: i - from) }
                 count += 1
                 let c = p[i]
                 if c == 0x27 || c == 0x22 {
@@ -392,27 +396,26 @@ struct STARParser {
                         if d == 0x0A || d == 0x0D { break }
                         j += 1
                     }
-                    if !closed { chunk.error = (i, "unterminated quote \(c == 0x27 ? "'" : "\"")"); return chunk }
+                    if !closed { chunk.error = (i, "unterminated quote \(c == 0x27 ? "'" : "\"")"); return finish() }
                     i = j + 1
                 } else {
-                    i += 1
-                    while i < n && cls[Int(p[i])] == 0 { i += 1 }
+                    i = unquotedTokenEnd(p, i + 1, n)
                 }
-                while i < n && cls[Int(p[i])] == 1 { i += 1 }
+                i = skipLineBlanks(p, i, n)
                 if i >= n { break }
                 if p[i] == 0x0A { i += 1; break }
                 if p[i] == 0x23 { i = lineEnd(i); break }
             }
             if count != columns {
-                chunk.offsets.removeSubrange(rowOffsetStart...)
-                if !strict { chunk.needsStream = true; return chunk }
+                if !strict { chunk.needsStream = true; return finish() }
                 chunk.error = (lineStart, "row has \(count) value\(count == 1 ? "" : "s"), the table has \(columns) columns")
-                return chunk
+                return finish()
             }
+            used += columns
             chunk.rows += 1
             chunk.lastRowEnd = i
         }
-        return chunk
+        return finish()
     }
 
     /// The number of tokens on the line from `i` (quotes respected, comment ends the line).

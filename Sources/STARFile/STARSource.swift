@@ -94,8 +94,7 @@ final class STARSource: @unchecked Sendable {
         if c == 0x3B && (start == 0 || p[start - 1] == 0x0A) {
             if let close = textFieldEnd(start) { return close }
         }
-        var i = start + 1
-        while i < n && !isSTARSpace(p[i]) { i += 1 }
+        let i = unquotedTokenEnd(p, start + 1, n)
         return (start ..< i, i)
     }
 
@@ -116,8 +115,41 @@ final class STARSource: @unchecked Sendable {
     }
 }
 
-/// Space, tab, CR or LF.
+/// Whitespace: space, tab, CR, LF (and, for robustness, any other control byte).
 @inline(__always)
 func isSTARSpace(_ b: UInt8) -> Bool {
-    b == 0x20 || b == 0x0A || b == 0x09 || b == 0x0D
+    b <= 0x20
+}
+
+/// The end of the unquoted token whose first byte is at `i - 1`: the first byte <= 0x20 at or
+/// after `i`, found 8 bytes at a time (a SWAR "byte less than" test; the lowest flagged byte of
+/// the word is exact because borrows only move towards higher bytes).
+@inline(__always)
+func unquotedTokenEnd(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
+    var i = start
+    let raw = UnsafeRawPointer(p)
+    while i + 8 <= n {
+        let x = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        let t = (x &- 0x2121_2121_2121_2121) & ~x & 0x8080_8080_8080_8080
+        if t != 0 { return i + (t.trailingZeroBitCount >> 3) }
+        i += 8
+    }
+    while i < n && p[i] > 0x20 { i += 1 }
+    return i
+}
+
+/// The first position at or after `i` that is not a blank (space, tab, CR, other control bytes
+/// except LF); runs of spaces are skipped 8 bytes at a time.
+@inline(__always)
+func skipLineBlanks(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int) -> Int {
+    var i = start
+    let raw = UnsafeRawPointer(p)
+    while i + 8 <= n {
+        let y = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x2020_2020_2020_2020
+        let m = (((y & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F) | y) & 0x8080_8080_8080_8080
+        if m != 0 { i += m.trailingZeroBitCount >> 3; break }
+        i += 8
+    }
+    while i < n && p[i] <= 0x20 && p[i] != 0x0A { i += 1 }
+    return i
 }

@@ -117,11 +117,11 @@ enum STARWriter {
             if case .table(let c) = base {
                 let t = part.table!
                 let content = t.content(part.tableRow(row), c)
-                if let repl = map[t.source.string(content)] { out.append(quotedSTARValue(repl)); return }
+                if let repl = STARBlock.lookup(map, t.source.string(content)) { out.append(quotedSTARValue(repl)); return }
                 appendCell(part, row, base, &out)
             } else {
                 let text = STARBlock.text(part, row, base)
-                out.append(quotedSTARValue(map[text] ?? text))
+                out.append(quotedSTARValue(STARBlock.lookup(map, text) ?? text))
             }
         }
     }

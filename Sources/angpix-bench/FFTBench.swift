@@ -24,6 +24,9 @@ struct FFTBench: ParsableCommand {
     @Flag(help: "Do not run scipy.")
     var noScipy = false
 
+    @Flag(help: "Only run angpix on one thread (for profiling, e.g. under valgrind --tool=callgrind).")
+    var singleThreadOnly = false
+
     @Flag(help: "Measure process CPU time instead of wall time (steadier on a busy machine; for 2 threads it is the sum over both).")
     var cpuTime = false
 
@@ -137,10 +140,10 @@ struct FFTBench: ParsableCommand {
         print("case           angpix-1t  angpix-2t  scipy-1t  ratio-1t  ratio-2t")
         for (i, c) in list.enumerated() {
             let t1 = try timeAngpix(c, threads: 1)
-            let t2 = try timeAngpix(c, threads: 2)
+            let t2 = singleThreadOnly ? nil : try timeAngpix(c, threads: 2)
             let s = scipy[i]
             print(c.label.padding(toLength: 14, withPad: " ", startingAt: 0),
-                  f(t1).leftPad(10), f(t2).leftPad(10), f(s).leftPad(9), r(t1, s).leftPad(9), r(t2, s).leftPad(9))
+                  f(t1).leftPad(10), f(t2).leftPad(10), f(s).leftPad(9), r(t1, s).leftPad(9), (t2.map { r($0, s) } ?? "-").leftPad(9))
         }
     }
 }

@@ -83,7 +83,8 @@ struct MapInfo: Encodable {
         valid = v.isValid
         problems = v.problems
         if let h = v.header {
-            kind = h.isVolumeStack ? "volume stack" : h.isImageStack ? "image stack" : h.nz == 1 ? "image" : "volume"
+            kind = h.isVolumeStack ? "volume stack" : h.isImageStack ? "image stack" : h.nz == 1 ? "image"
+                : h.isRelionStyleVolume ? "volume (ISPG 0, as RELION writes volumes)" : "volume"
             pixelSize = h.pixelSize
             voxelSize = [h.voxelSize.x, h.voxelSize.y, h.voxelSize.z]
             header = Header(nx: h.nx, ny: h.ny, nz: h.nz, mode: h.modeRaw, modeName: h.mode?.name,

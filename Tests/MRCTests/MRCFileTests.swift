@@ -311,6 +311,7 @@ func readBytes(_ path: String) -> [UInt8] {
         writeBytes(h.encoded() + [UInt8](repeating: 0, count: 256), to: dir.file("r.mrc"))
         let v = try MRCValidator.validate(path: dir.file("r.mrc"))
         #expect(v.problems.contains { $0.message.contains("ISPG 0") })
+        #expect(v.header?.isRelionStyleVolume == true && v.header?.isImageStack == false)
     }
 }
 

@@ -186,3 +186,14 @@ import Testing
     let profile = ctf.profile(frequencies: [0.05, 0.1], angle: 40)
     #expect(abs(profile[1] - (try CTF(CTFParameters(defocusU: 12000))).value(x: 0.1, y: 0)) < 1e-9)
 }
+
+@Test func testFastZernikeExpansionEqualsTheDirectSum() {
+    let even = [0.3, 0.2, -0.3, 0.05, 1.5, -2.0, 3.0, 0.7, -0.4, 1, 2, 3, 4, 5, 6, 7]
+    let odd = [1.0, -2, 3, 4, -5, 6, 0.5, 0.25, 0, 0, 1, 2]
+    let e = ZernikeExpansion(coefficients: even, odd: false)
+    let o = ZernikeExpansion(coefficients: odd, odd: true)
+    for (x, y) in [(0.0, 0.0), (0.1, 0.0), (0.0, -0.2), (0.13, 0.27), (-0.31, 0.05), (-0.2, -0.4), (0.9, 1.3)] {
+        #expect(abs(e.value(x: x, y: y) - Zernike.evenPhase(even, x: x, y: y)) < 1e-9)
+        #expect(abs(o.value(x: x, y: y) - Zernike.oddPhase(odd, x: x, y: y)) < 1e-9)
+    }
+}

@@ -232,3 +232,16 @@ struct PostprocessTests {
 enum RealFFTPlanShim {
     static func plan(_ n: Int) throws -> Fourier.RealFFTPlan { try Fourier.RealFFTPlan.cached(shape: [n, n, n]) }
 }
+
+@Test func testShellFSCAgreesWithTheFourierModule() throws {
+    let n = 20
+    var rng = SplitMix64(seed: 13)
+    let a = (0..<(n * n * n)).map { _ in Float(rng.normalPair().0) }
+    let b = a.map { $0 + Float(rng.normalPair().0) }
+    let plan = try RealFFTPlan.cached(shape: [n, n, n])
+    let fa = plan.forward(a), fb = plan.forward(b)
+    let mine = fa.withUnsafeBufferPointer { x in fb.withUnsafeBufferPointer { y in SpectrumShells(size: n).fsc(x, y) } }
+    let theirs = Fourier.fsc(fa, fb, shape: [n, n, n])
+    #expect(mine.count == theirs.count)
+    for i in 0..<min(mine.count, theirs.count) { #expect(abs(mine[i] - theirs[i]) < 1e-6, "shell \(i)") }
+}

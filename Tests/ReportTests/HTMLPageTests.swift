@@ -95,6 +95,8 @@ import TestSupport
     #expect(html.contains("class=\"callout error\"") && html.contains("Reference at 0.98 Å/px matches no optics group"))
     #expect(html.contains("<dt>What to do</dt><dd>use the 1.00 map</dd>"))
     #expect(html.contains("1 error</span>"))
+    // A section with its own summary keeps the raw values folded away (no script needed to open them).
+    #expect(html.contains("<details>\n<summary>All values (01-ctf.json)</summary>"))
     #expect(html.contains("Cs and the voltage must be trusted."))
     #expect(html.range(of: "CTF curves")!.lowerBound < html.range(of: "Reference at 0.98")!.lowerBound)
 }

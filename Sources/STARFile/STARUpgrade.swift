@@ -1,0 +1,159 @@
+// RELION 3.0 -> 3.1 conversion, as `relion_convert_star` does it (RELION 3.1
+// src/star_converter.cpp): the per-particle optics columns (rlnVoltage, rlnSphericalAberration,
+// rlnAmplitudeContrast, and rlnMagnification with rlnDetectorPixelSize, whose ratio ×10⁴ is the
+// pixel size in Å) move to a new data_optics table with one group per distinct combination, in
+// order of first appearance, named opticsGroupN; every row gets rlnOpticsGroup; rlnOriginX/Y (in
+// pixels) become rlnOriginXAngst/YAngst (× pixel size), appended after rlnOpticsGroup. Particle
+// files get rlnImagePixelSize, micrograph files rlnMicrographPixelSize. Better than RELION: the
+// image size and dimensionality of each group are filled in from its stack's MRC header when the
+// caller can read it (RELION leaves them out and asks the user to fix the paths).
+
+import AngpixCore
+import Foundation
+
+/// Options of an upgrade.
+public struct STARUpgradeOptions: Sendable {
+    /// Cs in mm for files without rlnSphericalAberration (RELION's --Cs).
+    public var sphericalAberration: Double?
+    /// Amplitude contrast for files without rlnAmplitudeContrast (RELION's --Q0).
+    public var amplitudeContrast: Double?
+    /// Pixel size in Å for files without rlnMagnification/rlnDetectorPixelSize.
+    public var pixelSize: Double?
+    public init(sphericalAberration: Double? = nil, amplitudeContrast: Double? = nil, pixelSize: Double? = nil) {
+        self.sphericalAberration = sphericalAberration
+        self.amplitudeContrast = amplitudeContrast
+        self.pixelSize = pixelSize
+    }
+}
+
+/// The size of the images in a stack, read by the caller (for example from an MRC header).
+public struct StackImageInfo: Sendable, Equatable {
+    public var size: Int
+    public var dimensionality: Int
+    public init(size: Int, dimensionality: Int) { self.size = size; self.dimensionality = dimensionality }
+}
+
+/// The upgraded document and what was done.
+public struct STARUpgradeResult: Sendable {
+    public var document: STARDocument
+    public var optics: OpticsTable
+    public var isParticleFile: Bool
+    /// Per group: the stack whose header was looked up, and whether it was found.
+    public var stacksLookedUp: [(group: Int, stack: String, found: Bool)]
+    /// Whether rlnImageSize and rlnImageDimensionality were filled in.
+    public var filledImageSize: Bool
+}
+
+/// RELION 3.0 -> 3.1 conversion (see the file header).
+public enum STARUpgrade {
+    public static func upgrade(_ document: STARDocument, file: String, options: STARUpgradeOptions = STARUpgradeOptions(),
+                               imageInfo: (String) -> StackImageInfo? = { _ in nil }) throws -> STARUpgradeResult {
+        if document.block("optics") != nil {
+            throw STARError.invalid(file: file, line: nil, reason: "already a RELION 3.1 file (it has a data_optics table)")
+        }
+        guard let table = document.blocks.first(where: { $0.isLoop && ($0.has("rlnImageName") || $0.has("rlnMicrographName")) }) else {
+            throw STARError.invalid(file: file, line: nil, reason: "no RELION 3.0 particle or micrograph table (no rlnImageName or rlnMicrographName column)")
+        }
+        if table.rowCount == 0 {
+            throw STARError.invalid(file: file, line: nil, reason: "data_\(table.name) has labels but no rows; nothing to convert")
+        }
+        let isParticles = table.has("rlnImageName")
+        let n = table.rowCount
+        func column(_ label: String, _ fallback: Double?, _ option: String) throws -> [Double] {
+            if table.has(label) { return try table.doubles(label) }
+            if let v = fallback { return [Double](repeating: v, count: n) }
+            throw STARError.invalid(file: file, line: nil, reason: "no _\(label) column; give it with \(option)")
+        }
+        guard table.has("rlnVoltage") else {
+            throw STARError.missingLabel(file: file, block: table.name, label: "rlnVoltage")
+        }
+        let voltage = try table.doubles("rlnVoltage")
+        let cs = try column("rlnSphericalAberration", options.sphericalAberration, "--cs")
+        let q0 = try column("rlnAmplitudeContrast", options.amplitudeContrast, "--q0")
+        var pixel: [Double]
+        if table.has("rlnMagnification") && table.has("rlnDetectorPixelSize") {
+            let mag = try table.doubles("rlnMagnification"), det = try table.doubles("rlnDetectorPixelSize")
+            pixel = (0..<n).map { det[$0] * 10000 / mag[$0] }
+            if let bad = (0..<n).first(where: { mag[$0] <= 0 || !pixel[$0].isFinite }) {
+                throw STARError.invalid(file: file, line: table.line(row: bad, "rlnMagnification"), reason: "rlnMagnification must be positive")
+            }
+        } else if let p = options.pixelSize {
+            pixel = [Double](repeating: p, count: n)
+        } else {
+            throw STARError.invalid(file: file, line: nil,
+                reason: "no _rlnMagnification and _rlnDetectorPixelSize columns to compute the pixel size from; give it with --angpix")
+        }
+        // Groups in order of first appearance.
+        struct Key: Hashable { var v: Double; var cs: Double; var q0: Double; var px: Double }
+        var groupOf: [Key: Int] = [:]
+        var keys: [Key] = []
+        var firstRow: [Int] = []
+        var group = [Int](repeating: 0, count: n)
+        for r in 0..<n {
+            let k = Key(v: voltage[r], cs: cs[r], q0: q0[r], px: pixel[r])
+            if let g = groupOf[k] { group[r] = g } else {
+                keys.append(k); firstRow.append(r)
+                groupOf[k] = keys.count
+                group[r] = keys.count
+            }
+        }
+        // Image sizes from the stacks, where the caller can read them.
+        var looked: [(group: Int, stack: String, found: Bool)] = []
+        var infos: [StackImageInfo?] = []
+        if isParticles {
+            for (g, r) in firstRow.enumerated() {
+                let name = table.string(row: r, "rlnImageName") ?? ""
+                let stack = ImageName(name)?.stackPath ?? name
+                let info = imageInfo(stack)
+                looked.append((g + 1, stack, info != nil))
+                infos.append(info)
+            }
+        }
+        let filled = isParticles && !infos.isEmpty && infos.allSatisfy { $0 != nil }
+        func fmt(_ x: Double) -> String { formatRelionDouble(x) }
+        var labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration", "rlnVoltage",
+                      isParticles ? "rlnImagePixelSize" : "rlnMicrographPixelSize"]
+        if filled { labels += ["rlnImageSize", "rlnImageDimensionality"] }
+        var rows: [[String]] = []
+        var groups: [OpticsGroup] = []
+        for (g, k) in keys.enumerated() {
+            var row = [String(g + 1), "opticsGroup\(g + 1)", fmt(k.q0), fmt(k.cs), fmt(k.v), fmt(k.px)]
+            if filled, let info = infos[g] { row += [String(info.size), String(info.dimensionality)] }
+            rows.append(row)
+            groups.append(OpticsGroup(number: g + 1, name: "opticsGroup\(g + 1)", imagePixelSize: k.px,
+                                      imageSize: filled ? infos[g]!.size : 0,
+                                      imageDimensionality: filled ? infos[g]!.dimensionality : 2,
+                                      voltage: k.v, sphericalAberration: k.cs, amplitudeContrast: k.q0,
+                                      micrographPixelSize: isParticles ? nil : k.px))
+        }
+        let optics = STARBlock(name: "optics", labels: labels, rows: rows)
+        // The particle (micrograph) table.
+        let out = table.copy()
+        out.name = isParticles ? "particles" : "micrographs"
+        for l in ["rlnVoltage", "rlnSphericalAberration", "rlnAmplitudeContrast", "rlnMagnification", "rlnDetectorPixelSize"] {
+            out.removeColumn(l)
+        }
+        out.setColumn("rlnOpticsGroup", group.map(String.init))
+        for axis in ["X", "Y", "Z"] where out.has("rlnOrigin\(axis)") {
+            let px = try table.doubles("rlnOrigin\(axis)")
+            out.removeColumn("rlnOrigin\(axis)")
+            out.setColumn("rlnOrigin\(axis)Angst", (0..<n).map { fmt(px[$0] * pixel[$0]) })
+        }
+        for axis in ["X", "Y", "Z"] where out.has("rlnOrigin\(axis)Prior") {
+            let px = try table.doubles("rlnOrigin\(axis)Prior")
+            out.removeColumn("rlnOrigin\(axis)Prior")
+            out.setColumn("rlnOrigin\(axis)PriorAngst", (0..<n).map { fmt(px[$0] * pixel[$0]) })
+        }
+        out.triviaRange = nil
+        out.touch()
+        return STARUpgradeResult(document: STARDocument(blocks: [optics, out]), optics: OpticsTable(groups: groups),
+                                 isParticleFile: isParticles, stacksLookedUp: looked, filledImageSize: filled)
+    }
+}
+
+/// A number as RELION writes it (`%12.6f`, or `%12.6e` for very small or large magnitudes), without padding.
+public func formatRelionDouble(_ x: Double) -> String {
+    let a = abs(x)
+    if a != 0 && (a < 0.001 || a >= 1e9) { return String(format: "%.6e", x) }
+    return String(format: "%.6f", x)
+}

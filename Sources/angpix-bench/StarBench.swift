@@ -1,0 +1,169 @@
+// `angpix-bench star`: the STAR engine on a 1,000,000-particle RELION 3.1 file of 26 columns
+// (about 400 MB, made by ../shared/tools/gen_star.py into ./bench-data if absent). Each angpix
+// stage runs in a child process of this program so that its peak memory (ru_maxrss) is its own;
+// the installed anchors (relion_star_handler, Python starfile, gemmi, starfile-rs) run once each
+// under /usr/bin/time -v. Prints seconds, MB/s of input, peak memory and the ratio to each anchor.
+
+import ArgumentParser
+import Foundation
+import AngpixCore
+import STARFile
+
+struct StarBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "star",
+        abstract: "Parse, write and join a 1M-particle STAR file; compare with RELION, starfile, gemmi, starfile-rs.",
+        discussion: "Example: swift run -c release angpix-bench star --particles 1000000"
+    )
+
+    @Option(help: "Number of particles in the generated file.") var particles = 1_000_000
+    @Option(help: "Folder for generated inputs and outputs.") var data = "bench-data"
+    @Flag(help: "Skip the anchors (RELION, Python tools).") var noAnchors = false
+    @Option(help: "Run one stage in this process (used internally).") var stage: String?
+    @Option(help: "Input of the stage (used internally).") var input: String?
+
+    func run() throws {
+        if let stage, let input { try runStage(stage, input); return }
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let file = "\(data)/bench-\(particles).star"
+        if !FileManager.default.fileExists(atPath: file) {
+            let generator = ["../shared/tools/gen_star.py", "/work/shared/tools/gen_star.py"]
+                .first { FileManager.default.fileExists(atPath: $0) }
+            guard let generator else { throw CoreError.invalidArgument("gen_star.py not found (../shared/tools)") }
+            print("generating \(file) with \(generator) ...")
+            let r = try runTimed(["python3", generator, file, String(particles), "2"])
+            guard r.status == 0 else { throw CoreError.invalidArgument("gen_star.py failed: \(r.stderr)") }
+        }
+        let size = Double((try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0)
+        let mb = size / 1e6
+        print(String(format: "input: %@ (%.0f MB, %d particles, 26 columns), %d threads", file, mb, particles, Parallelism.jobs))
+        let me = CommandLine.arguments[0]
+        var results: [(name: String, seconds: Double, peakMB: Double)] = []
+        func stageRun(_ name: String) throws {
+            let r = try runTimed([me, "star", "--stage", name, "--input", file, "--data", data])
+            guard r.status == 0 else { print("  \(name) failed: \(r.stderr)"); return }
+            // The child prints "seconds peakMB" on its last line.
+            let parts = r.stdout.split(whereSeparator: \.isWhitespace).suffix(2).compactMap { Double($0) }
+            guard parts.count == 2 else { print("  \(name): unexpected output \(r.stdout)"); return }
+            results.append((name, parts[0], parts[1]))
+            print(String(format: "angpix %-28@ %7.3f s  %7.0f MB/s  peak %6.0f MB (%.2f× file)",
+                         name as NSString, parts[0], mb / parts[0], parts[1], parts[1] / mb))
+        }
+        for s in ["tokenize", "parse-typed", "read+write", "read+modify+write", "join"] { try stageRun(s) }
+        guard !noAnchors else { return }
+        var anchors: [(name: String, seconds: Double, peakMB: Double)] = []
+        func anchor(_ name: String, _ command: [String]) throws {
+            let r = try runTimed(["/usr/bin/time", "-v"] + command)
+            guard r.status == 0 else {
+                print("anchor \(name): not available (\(r.stderr.split(separator: "\n").first { $0.contains("Error") || $0.contains("No module") } ?? "failed"))")
+                return
+            }
+            let peakKB = r.stderr.split(separator: "\n").first { $0.contains("Maximum resident set size") }
+                .flatMap { Double($0.split(separator: ":").last!.trimmingCharacters(in: .whitespaces)) } ?? 0
+            anchors.append((name, r.seconds, peakKB / 1024))
+            print(String(format: "anchor %-28@ %7.3f s  %7.0f MB/s  peak %6.0f MB", name as NSString, r.seconds, mb / r.seconds, peakKB / 1024))
+        }
+        let out = "\(data)/anchor-out.star"
+        if let relion = which("relion_star_handler") {
+            try anchor("relion_star_handler read+write", [relion, "--i", file, "--o", out])
+            try? FileManager.default.removeItem(atPath: out)
+        } else { print("anchor relion_star_handler: not installed") }
+        try anchor("starfile (pandas) read", ["python3", "-c", "import starfile,sys; d=starfile.read(sys.argv[1]); print(len(d['particles']))", file])
+        try anchor("gemmi.cif read", ["python3", "-c", "import gemmi,sys; d=gemmi.cif.read_file(sys.argv[1]); print(len(d))", file])
+        try anchor("starfile-rs read", ["python3", "-c", "import starfile_rs,sys; d=starfile_rs.read_star(sys.argv[1]); print(len(d))", file])
+        print("\nratios (anchor time / angpix time; >1 means angpix is faster):")
+        let ours = Dictionary(results.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        for a in anchors {
+            let mine = a.name.contains("write") ? ours["read+write"] : ours["parse-typed"]
+            guard let mine else { continue }
+            print(String(format: "  %-32@ vs angpix %-12@ %6.1f× faster, %5.2f× the memory", a.name as NSString,
+                         mine.name as NSString, a.seconds / mine.seconds, mine.peakMB / max(a.peakMB, 1)))
+        }
+    }
+
+    // MARK: stages (child process)
+
+    func runStage(_ stage: String, _ input: String) throws {
+        let start = Date()
+        let out = "\(data)/angpix-out.star"
+        switch stage {
+        case "tokenize":
+            let doc = try STARDocument(path: input)
+            precondition(doc.block("particles")?.rowCount ?? 0 > 0)
+        case "parse-typed":
+            // Every column into a typed array (numbers as Double or Int, text as String), read
+            // in one pass over the rows and kept until the end.
+            let doc = try STARDocument(path: input)
+            var kept: [STARColumns] = []
+            for block in doc.blocks where block.rowCount > 0 {
+                var d: [String] = [], i: [String] = [], s: [String] = []
+                for label in block.labels {
+                    let first = block.string(row: 0, label) ?? ""
+                    if parseSTARInt(first) != nil && !first.contains(".") { i.append(label) }
+                    else if parseSTARDouble(first) != nil { d.append(label) } else { s.append(label) }
+                }
+                kept.append(try block.columns(doubles: d, ints: i, strings: s))
+            }
+            precondition(kept.count == 2 && kept[1].doubles.count + kept[1].ints.count + kept[1].strings.count == 26)
+        case "read+write":
+            let doc = try STARDocument(path: input)
+            try doc.write(to: out, policy: OutputPolicy(overwrite: true, inputs: [input]))
+        case "read+modify+write":
+            let doc = try STARDocument(path: input)
+            let p = doc.block("particles")!
+            p.replaceValues(in: "rlnOpticsGroup", mapping: ["1": "3", "2": "4"])
+            p.setColumn("rlnRandomSubset", constant: "1")
+            try doc.write(to: out, policy: OutputPolicy(overwrite: true, inputs: [input]))
+        case "join":
+            try runJoinStage(input, out)
+        default:
+            throw CoreError.invalidArgument("unknown stage \(stage)")
+        }
+        let seconds = Date().timeIntervalSince(start)
+        try? FileManager.default.removeItem(atPath: out)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(String(format: "%.4f %.1f", seconds, Double(usage.ru_maxrss) / 1024))
+    }
+
+    // MARK: helpers
+
+    struct Timed { var status: Int32; var stdout: String; var stderr: String; var seconds: Double }
+
+    func runTimed(_ command: [String]) throws -> Timed {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0].hasPrefix("/") ? command[0] : which(command[0]) ?? command[0])
+        process.arguments = Array(command.dropFirst())
+        let outPipe = Pipe(), errPipe = Pipe()
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        let start = Date()
+        try process.run()
+        nonisolated(unsafe) var errData = Data()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { errData = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let outData = outPipe.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Timed(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                     stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+    }
+
+    func which(_ tool: String) -> String? {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map(String.init) + ["/usr/bin"]
+        return dirs.map { "\($0)/\(tool)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+}
+
+extension StarBench {
+    /// Joins the file with a copy of itself whose optics groups are renamed (2M particles out).
+    func runJoinStage(_ input: String, _ out: String) throws {
+        let a = try STARDocument(path: input)
+        let b = try STARDocument(path: input)
+        let optics = b.block("optics")!
+        optics.setColumn("rlnOpticsGroupName", try optics.strings("rlnOpticsGroupName").map { $0 + "_b" })
+        let joined = try STARJoin.join([(a, input), (b, input + " (copy)")], options: STARJoinOptions()).document
+        try joined.write(to: out, policy: OutputPolicy(overwrite: true, inputs: [input]))
+    }
+}
