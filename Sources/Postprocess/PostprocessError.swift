@@ -19,6 +19,8 @@ public enum PostprocessError: AngpixError, Equatable {
     case notFinite(path: String, x: Int, y: Int, z: Int)
     /// Mask values outside [0, 1] (RELION allows 1e-6 of slack).
     case maskOutOfRange(path: String, minimum: Double, maximum: Double)
+    /// The mask is zero everywhere.
+    case emptyMask(path: String)
     /// The unmasked FSC never drops below the phase-randomisation threshold.
     case fscNeverDropsBelow(threshold: Double)
     /// An option value that makes no sense.
@@ -42,6 +44,8 @@ public enum PostprocessError: AngpixError, Equatable {
             return "\(p): voxel (x=\(x), y=\(y), z=\(z)) is not a finite number (NaN or infinity)"
         case .maskOutOfRange(let p, let lo, let hi):
             return "\(p): mask values must lie in [0, 1], found minimum \(fmt(lo)) and maximum \(fmt(hi))"
+        case .emptyMask(let p):
+            return "\(p): the mask is zero everywhere"
         case .fscNeverDropsBelow(let t):
             return "the unmasked FSC never drops below \(t), so there is no shell to randomise phases from (give --randomize-at in Å)"
         case .invalidOption(let m):

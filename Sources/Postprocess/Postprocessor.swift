@@ -138,6 +138,7 @@ public enum Postprocessor {
             if Double(lo) < -1e-6 || Double(hi) - 1 > 1e-6 {
                 throw PostprocessError.maskOutOfRange(path: maskPath, minimum: Double(lo), maximum: Double(hi))
             }
+            if hi <= 0 { throw PostprocessError.emptyMask(path: maskPath) }
             if above > 0 { solventFraction = 0.476 / (Double(above) / Double(m.count)) }
             else { solventFraction = .infinity }
             mask = m

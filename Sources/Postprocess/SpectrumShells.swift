@@ -34,9 +34,10 @@ public struct SpectrumShells: Sendable {
     /// Signed frequency of index `k` along an axis of the box (RELION: k < N/2+1 ? k : k − N).
     @inline(__always) public func frequency(_ k: Int) -> Int { k < halfSize ? k : k - size }
 
-    /// Calls `body(z, y, rowStart, r2Base)` for every spectrum row, over z-slabs in parallel:
-    /// row (z, y) occupies indices rowStart ..< rowStart + halfSize; kx = index − rowStart and
-    /// r² = r2Base + kx². `chunkBody` receives the chunk number so callers can keep per-worker sums.
+    /// Splits the z-slabs into `chunks` ranges and calls `body(chunk, zRange)` for each, in
+    /// parallel. Within a slab z, row y occupies indices (z·N + y)·halfSize ..< +halfSize, and the
+    /// voxel with kx = x there has r² = frequency(z)² + frequency(y)² + x². The chunk number lets
+    /// callers keep per-worker sums.
     func forEachRow(chunks: Int, _ body: (_ chunk: Int, _ zRange: Range<Int>) -> Void) {
         let ranges = splitRange(size, into: chunks)
         parallelForEach(ranges.count) { c in body(c, ranges[c]) }

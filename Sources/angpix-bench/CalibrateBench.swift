@@ -147,7 +147,7 @@ struct CalibrateBench: ParsableCommand {
             }
         }
         let start = DispatchTime.now().uptimeNanoseconds
-        let (status, out) = run("\(venv)/bin/emda", ["magref", "--map", map, "--ref", reference])
+        let (status, out) = run("\(venv)/bin/emda", ["magref", "--map", map, "--ref", reference, "--res", "3"])
         let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         if status != 0 {
             print("emda magref: failed (status \(status)): \(out.split(separator: "\n").suffix(3).joined(separator: " | "))")

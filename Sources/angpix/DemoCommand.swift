@@ -1,25 +1,33 @@
 // `angpix demo`: the main job on built-in data, following the RELION documentation's "Pixel size
-// issues" page. It is a sequence of sections, each a small function that writes its inputs into
-// the demo folder, runs the library and prints what it found; later issues append sections.
+// issues" page end to end. It is a sequence of sections, each a small function that writes its
+// inputs into the demo folder, runs the library the matching command uses, prints what it found
+// and writes NAME.json (+ SVG plots) for the HTML report (report.html, `angpix report`).
 //
 // Section 1 (issue 2): the page's two example datasets, Dataset1 at 1.0 Å/px with box 140 and
 // Dataset2 at 1.1 Å/px with box 128, joined like JoinStar: dataset2's optics group becomes 2.
+// Sections 2–6 (issue 7; DemoWalkthrough.swift, DemoMaps.swift): the CTF at a wrong pixel size,
+// the true pixel size from Z40, pixel sizes through optics groups, a map simulated from a built-in
+// model at 0.98 Å/px but labelled 1.00, calibrated against the model, its header corrected and
+// PostProcess at 0.98; then `angpix check` on the resulting mini-project (project/).
 
 import ArgumentParser
 import Foundation
 import AngpixCore
 import STARFile
+import Optics
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Walk through the pixel-size problems of the RELION documentation on built-in data.",
         discussion: """
-        Writes its inputs and results into the output folder (angpix-demo/ by default) and prints
-        what each step shows.
+        Generates everything it needs (nothing is downloaded), prints what each step shows, and \
+        writes into the output folder (angpix-demo/ by default): each section's inputs and results \
+        (NAME.json and SVG plots), a small RELION project (project/) that `angpix check` is run on, \
+        and report.html, readable offline. Takes a few seconds.
 
         Example:
-          angpix demo
+          angpix demo                 # then open angpix-demo/report.html
           angpix demo --out /tmp/demo --force
         """
     )
@@ -27,12 +35,29 @@ struct DemoCommand: ParsableCommand {
     @Option(help: "Folder for the demo's files.") var out: String = "angpix-demo"
     @Flag(help: "Reuse (overwrite) an existing demo folder.") var force = false
 
+    /// Results one section hands to a later one.
+    final class Shared {
+        var ctf: PixelSizeErrorResult?
+        var project: DemoMaps.Project?
+    }
+
     /// The demo's sections, run in order.
-    static var sections: [(title: String, run: (DemoContext) throws -> Void)] { [
+    static func sections(_ shared: Shared) -> [(title: String, run: (DemoContext) throws -> Void)] { [
         ("Joining datasets with different pixel sizes (JoinStar)", demoJoinDatasets),
+        ("The CTF at a wrong pixel size: defocus, and defocus with Cs", { shared.ctf = try DemoWalkthrough.ctf($0) }),
+        ("The true pixel size from Z40", { c in if let r = shared.ctf { try DemoWalkthrough.z40(c, ctf: r) } }),
+        ("Pixel sizes through optics groups", DemoWalkthrough.opticsTrace),
+        ("A map labelled with a wrong pixel size, calibrated against its model; PostProcess at the corrected one",
+         { shared.project = try DemoMaps.run($0) }),
+        ("angpix check on the mini-project", { c in
+            guard let p = shared.project else { return }
+            try DemoWalkthrough.check(c, star: p.star, refineMap: p.refineMap, mask: p.mask,
+                                      postprocessStar: p.postprocessStar, postprocessMap: p.postprocessMap)
+        }),
     ] }
 
     func run() throws {
+        let started = Date()
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw CoreError.cannotWrite(path: out, reason: "exists and is not a folder") }
@@ -41,11 +66,11 @@ struct DemoCommand: ParsableCommand {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         }
         let context = DemoContext(out: out, force: true)
-        for (i, section) in DemoCommand.sections.enumerated() {
+        for (i, section) in DemoCommand.sections(Shared()).enumerated() {
             print("\n== \(i + 1). \(section.title)\n")
             try section.run(context)
         }
-        print("\nDemo files are in \(out)/")
+        try DemoWalkthrough.finish(context, started: started)
     }
 }
 
@@ -102,10 +127,25 @@ func demoJoinDatasets(_ c: DemoContext) throws {
     // The trap RELION does not catch: the same group name with different optics.
     let clash = try c.path("Dataset2_samename.star")
     try c.writeText(demoDataset(name: "dataset1", pixelSize: 1.1, box: 128, particles: 4), "Dataset2_samename.star")
+    var refusal = ""
     do {
         _ = try STARJoin.join([(try STARDocument(path: d1), d1), (try STARDocument(path: clash), clash)])
         print("unexpected: the clashing join was accepted")
     } catch {
+        refusal = "\(error)"
         print("Joining \(d1) with \(clash) (also named 'dataset1', but 1.1 Å/px) is refused:\n  \(error)")
     }
+    // The section of the report.
+    let rows = optics.groups.enumerated().map { i, g in
+        [String(g.number), g.name, String(format: "%.3f", g.imagePixelSize), String(g.imageSize), String(counts[i])]
+    }
+    let mapping = result.groups.map { [($0.file as NSString).lastPathComponent, String($0.oldNumber), $0.oldName, String($0.newNumber), $0.newName] }
+    try c.writeJSON(DemoSection(
+        title: "Two datasets at different pixel sizes joined",
+        summary: ["Dataset1 (1.0 Å/px, box 140) and Dataset2 (1.1 Å/px, box 128), each with its own rlnOpticsGroupName, joined as RELION's JoinStar does (angpix star join Dataset1.star Dataset2.star -o joined.star): dataset2's optics group is renumbered to 2 and its particles follow, so each keeps its own pixel size and box.",
+                  "Refine with a reference and mask at the first group's pixel size and box (1.0 Å/px, 140), or use --trust_ref_size; the output map has the reference's pixel size and box."]
+            + (refusal.isEmpty ? [] : ["Named alike but with different optics (Dataset2_samename.star), the groups would be merged silently by RELION, which keeps the first group's 1.0 Å/px for both; angpix refuses: \(refusal)"]),
+        tables: [ReportTable(title: "Joined optics table", columns: ["group", "name", "pixel size (Å)", "box", "particles"], rows: rows),
+                 ReportTable(title: "Renumbering", columns: ["input", "group", "name", "new group", "new name"], rows: mapping)]),
+        "01-join.json")
 }

@@ -143,8 +143,10 @@ enum DemoMaps {
                       "angpix calibrate model finds \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px (correlation \(f(calibration.score, 3)) at \(f(calibration.resolution, 1)) Å, in \(f(seconds, 1)) s): the header is \(f(100 * (nominalPixelSize / calibration.pixelSize - 1), 1)) % too large.",
                       "The reference text warns: a model refined against this same map may be biased towards the pixel size the map had during refinement."],
             tables: [ReportTable(title: "Score curve", columns: ["pixel size (Å)", "scale", "correlation"], rows: curveRows)],
-            plots: ["05-calibration.svg"]), "05-calibration.json")
-        c.say("5. Map simulated at \(f(truePixelSize, 2)) Å/px from the built-in model, labelled \(f(nominalPixelSize, 2)); calibrated against the model: \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px")
+            plots: ["05-calibration.svg"],
+            values: ["pixelSize": calibration.pixelSize, "uncertainty": calibration.uncertainty, "score": calibration.score,
+                     "headerPixelSize": nominalPixelSize, "truePixelSize": truePixelSize, "seconds": seconds]), "05-calibration.json")
+        c.say("Map simulated at \(f(truePixelSize, 2)) Å/px from the built-in model, labelled \(f(nominalPixelSize, 2)); calibrated against the model: \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px")
         c.overview.append(["Calibration against a model", "map labelled \(f(nominalPixelSize, 2)) Å/px, truly \(f(truePixelSize, 2)): found \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px"])
 
         // 4. The header corrected (a copy for model building and deposition; the refinement keeps
@@ -177,7 +179,7 @@ enum DemoMaps {
             plots: ["06-postprocess-fsc.svg", "06-postprocess-guinier.svg"],
             notes: ["postprocess.mrc now says \(f(calibrated)) Å/px: never use it as a reference for Refine3D/Class3D with these particles (next section)."]),
             "06-postprocess.json")
-        c.say("6. Header corrected to \(f(calibrated)) Å/px; PostProcess at \(f(calibrated)) Å/px: final resolution \(f(pp.finalResolution, 2)) Å (\(f(ppNominal.finalResolution, 2)) Å at the header's \(f(nominalPixelSize, 2)))")
+        c.say("Header corrected to \(f(calibrated)) Å/px; PostProcess at \(f(calibrated)) Å/px: final resolution \(f(pp.finalResolution, 2)) Å (\(f(ppNominal.finalResolution, 2)) Å at the header's \(f(nominalPixelSize, 2)))")
         c.overview.append(["PostProcess at the corrected pixel size", "\(f(pp.finalResolution, 2)) Å at \(f(calibrated)) Å/px (\(f(ppNominal.finalResolution, 2)) Å at \(f(nominalPixelSize, 2)))"])
         return Project(star: star, refineMap: refineMap, mask: mask, postprocessStar: files.star, postprocessMap: files.map)
     }

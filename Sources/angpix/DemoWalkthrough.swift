@@ -42,7 +42,7 @@ final class DemoContext {
         try writeFileAtomically(text, to: try path(name), policy: policy)
     }
 
-    func say(_ text: String) { print(text) }
+    func say(_ text: String, terminator: String = "\n") { print(text, terminator: terminator) }
 }
 
 /// A section in the report folder convention: title, summary, tables, plots, notes.
@@ -52,11 +52,29 @@ struct DemoSection: Encodable {
     var tables: [ReportTable] = []
     var plots: [String]? = nil
     var notes: [String]? = nil
+    /// The key numbers, by name (shown in the folded "All values").
+    var values: [String: Double]? = nil
 }
 
 private func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
 
 enum DemoWalkthrough {
+    /// Writes 00-overview.json (the key number of each section) and the HTML report of the folder.
+    static func finish(_ c: DemoContext, started: Date) throws {
+        let seconds = Date().timeIntervalSince(started)
+        try c.writeJSON(DemoSection(
+            title: "angpix demo: the pixel-size problems of a RELION project",
+            summary: ["This folder was written by `angpix demo` from data generated on the fly (nothing downloaded), following RELION's \"Pixel size issues\" page: \(FileManager.default.fileExists(atPath: (c.out as NSString).appendingPathComponent("01-join.json")) ? "datasets at two pixel sizes joined, " : "")the CTF at a wrong pixel size, the true pixel size from Z40, pixel sizes through optics groups, a map calibrated against a model, PostProcess at the corrected pixel size, and angpix check on the resulting mini-project (project/).",
+                      "Each section below has the numbers behind its plots; the raw values of each result file are folded under \"All values\". Made in \(f(seconds, 1)) s."],
+            tables: [ReportTable(title: "What each section found", columns: ["section", "result"], rows: c.overview)]),
+            "00-overview.json")
+        let reportPath = try c.path(HTMLDirectoryReport.defaultFileName)
+        let page = try HTMLDirectoryReport.page(directory: c.out, title: "angpix demo", excluding: [HTMLDirectoryReport.defaultFileName])
+        try page.write(to: reportPath, policy: c.policy)
+        c.say("")
+        c.say("Wrote \(c.out) (result files, plots and the mini-project) in \(f(seconds, 1)) s; open \(reportPath) in a browser.")
+    }
+
     // MARK: CTF at a wrong pixel size (reference text: "Cs and the error in the pixel size")
 
     /// Runs the reference text's case; returns the fit of defocus and Cs (used by the Z40 section).
@@ -66,7 +84,7 @@ enum DemoWalkthrough {
         try c.writeJSON(CtfSimulationReport.JSONOutput(r, phaseTolerance: PixelSizeErrorSimulation.referenceCase.phaseTolerance,
                                                       plot: "02-ctf.svg"), "02-ctf.json")
         let d = r.fit(.defocus), dc = r.fit(.defocusAndCs)
-        c.say("2. CTF at a wrong pixel size (truly \(f(r.trueAngpix, 2)) Å/px, believed \(f(r.nominalAngpix, 2)); defocus \(f(r.defocus, 0)) Å, Cs \(f(r.sphericalAberration, 1)) mm)")
+        c.say("CTF at a wrong pixel size (truly \(f(r.trueAngpix, 2)) Å/px, believed \(f(r.nominalAngpix, 2)); defocus \(f(r.defocus, 0)) Å, Cs \(f(r.sphericalAberration, 1)) mm)")
         if let d {
             c.say("   fit of the defocus:        \(f(d.defocus, 0)) Å; in phase to \(d.phase.holdsTo.map { f($0.resolution, 2) + " Å" } ?? "Nyquist")"
                   + (d.phase.backInPhase.first.map { ", back in phase at \(f($0.resolution, 2)) Å (the FSC bump)" } ?? ""))
@@ -109,7 +127,7 @@ enum DemoWalkthrough {
                       note],
             tables: [ReportTable(title: "Optics groups", columns: ["group", "name", "nominal (Å/px)", "Z40", "Cs apparent (mm)", "true (Å/px)", "problem"], rows: rows)],
             file: star, csTrue: r.sphericalAberration, groups: results, note: note), "03-z40.json")
-        c.say("3. True pixel size from Z40: Z40 = \(String(format: "%.4g", z40)) → Cs apparent \(f(apparent, 3)) mm → \(f(truePx, 4)) Å/px (truth \(f(r.trueAngpix, 2)))")
+        c.say("True pixel size from Z40: Z40 = \(String(format: "%.4g", z40)) → Cs apparent \(f(apparent, 3)) mm → \(f(truePx, 4)) Å/px (truth \(f(r.trueAngpix, 2)))")
         c.overview.append(["True pixel size from Z40", "Z40 \(String(format: "%.4g", z40)), Cs apparent \(f(apparent, 3)) mm: \(f(truePx, 4)) Å/px (truth \(f(r.trueAngpix, 2)))"])
     }
 
@@ -137,7 +155,7 @@ enum DemoWalkthrough {
                                            anchor: .group(1, 1.00), file: star)
         try c.writeJSON(OpticsTraceCommand.JSONOutput(result), "04-optics-trace.json")
         let g2 = result.groups[1]
-        c.say("4. Optics groups at 1.00 and 0.95 Å/px (truly 1.00 and 0.90), reference 1.00 Å/px: rlnMagMat \(f(result.groups[0].magnification, 4)) and \(f(g2.magnification, 4));")
+        c.say("Optics groups at 1.00 and 0.95 Å/px (truly 1.00 and 0.90), reference 1.00 Å/px: rlnMagMat \(f(result.groups[0].magnification, 4)) and \(f(g2.magnification, 4));")
         c.say("   trusting group 1 at 1.00 Å/px: map \(f(result.mapTruePixelSize ?? 0, 3)) Å/px, group 2 \(f(g2.truePixelSize ?? 0, 3)) Å/px (not 0.95/\(f(g2.magnification, 3)) = \(f(g2.naivePixelSize, 4)))")
         c.overview.append(["Pixel sizes through optics groups",
                            "rlnMagMat \(f(result.groups[0].magnification, 4)) and \(f(g2.magnification, 4)); map \(f(result.mapTruePixelSize ?? 0, 3)) Å/px, group 2 \(f(g2.truePixelSize ?? 0, 3)) Å/px"])

@@ -82,6 +82,11 @@ struct PostprocessCLITests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("x/postprocess.star")))
         let both = try runAngpix(["postprocess", p.half1, p.half2, "-o", dir.file("x"), "--auto-bfactor", "--bfactor", "-50"])
         #expect(both.status != 0)
+        let lowPass = try runAngpix(["postprocess", p.half1, p.half2, "-o", dir.file("x"), "--low-pass", "soon"])
+        #expect(lowPass.status != 0 && lowPass.stderr.contains("--low-pass"))
+        let star = dir.write("run_data.star", "data_optics\nloop_\n_rlnOpticsGroup\n1\n")
+        let rescale = try runAngpix(["postprocess", "rescale", star, "--angpix", "1.0", "--from", "1.1", "-o", dir.file("y")])
+        #expect(rescale.status == 1 && rescale.stderr.contains("run_data.star") && rescale.stderr.contains("data_general"))
     }
 
     @Test func testRescalePrintsOldAndNewResolutionAndRewritesTheMapHeader() throws {

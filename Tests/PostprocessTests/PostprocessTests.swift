@@ -245,3 +245,21 @@ enum RealFFTPlanShim {
     #expect(mine.count == theirs.count)
     for i in 0..<min(mine.count, theirs.count) { #expect(abs(mine[i] - theirs[i]) < 1e-6, "shell \(i)") }
 }
+
+@Test func testAnEmptyMaskIsRefused() throws {
+    let dir = TemporaryDirectory("pp-bad")
+    let p = try SyntheticHalfMaps(size: 24, pixelSize: 1.0, seed: 1).write(prefix: dir.file("m"))
+    var m = try MRCFile.readMap(path: p.mask)
+    m.data = [Float](repeating: 0, count: m.data.count)
+    try MRCFile.write(m, to: p.mask, policy: OutputPolicy(overwrite: true))
+    #expect(throws: PostprocessError.emptyMask(path: p.mask)) {
+        _ = try Postprocessor.run(half1: p.half1, half2: p.half2, mask: p.mask, options: PostprocessOptions())
+    }
+}
+
+@Test func testRescaleRefusesAStarFileThatIsNotFromPostProcess() throws {
+    let doc = try STARDocument(text: "data_optics\nloop_\n_rlnOpticsGroup\n1\n", name: "run_data.star")
+    #expect(throws: PostprocessError.self) {
+        _ = try PostprocessRescale.rescale(doc, path: "run_data.star", from: 1.0, to: 0.9)
+    }
+}
