@@ -13,6 +13,8 @@ let package = Package(
         .target(name: "FuzzSupport"),
         .executableTarget(name: "FuzzSTAR", dependencies: ["FuzzSupport", .product(name: "AngpixKit", package: "angpix")],
                           linkerSettings: lld),
+        .executableTarget(name: "FuzzModel", dependencies: ["FuzzSupport", .product(name: "AngpixKit", package: "angpix")],
+                          linkerSettings: lld),
         .executableTarget(name: "FuzzMRC", dependencies: ["FuzzSupport", .product(name: "AngpixKit", package: "angpix")],
                           linkerSettings: lld),
     ],
