@@ -180,16 +180,14 @@ enum STARWriter {
             partial.withUnsafeMutableBufferPointer { buf in
                 nonisolated(unsafe) let out = buf
                 parallelForEach(ranges.count) { k in
+                    // Row by row (the text is row-major, so each row is read once while in cache).
                     var w = [Int](repeating: 0, count: columns)
+                    var varying: [Int] = []
                     for c in 0..<columns {
-                        let data = part.columns[c]
-                        switch data {
-                        case .constant(let s): w[c] = quotedSTARValue(s).utf8.count
-                        default:
-                            var m = 0
-                            for r in ranges[k] { m = max(m, cellWidth(part, r, data)) }
-                            w[c] = m
-                        }
+                        if case .constant(let s) = part.columns[c] { w[c] = quotedSTARValue(s).utf8.count } else { varying.append(c) }
+                    }
+                    for r in ranges[k] {
+                        for c in varying { w[c] = max(w[c], cellWidth(part, r, part.columns[c])) }
                     }
                     out[k] = w
                 }
