@@ -34,19 +34,37 @@ extension STARBlock {
             return 0
         }
         let dCols = doubles.map(tableColumn), iCols = ints.map(tableColumn), sCols = strings.map(tableColumn)
-        let dOut = doubles.map { _ in UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1)) }
-        let iOut = ints.map { _ in UnsafeMutablePointer<Int>.allocate(capacity: max(n, 1)) }
-        let sOut = strings.map { _ in UnsafeMutablePointer<String>.allocate(capacity: max(n, 1)) }
-        for s in sOut { s.initialize(repeating: "", count: max(n, 1)) }
-        var released = false
-        func release() {
-            guard !released else { return }
-            released = true
-            for d in dOut { d.deallocate() }
-            for i in iOut { i.deallocate() }
-            for s in sOut { s.deinitialize(count: max(n, 1)); s.deallocate() }
+        // The result arrays are filled in place by the workers (no second copy of the values; the
+        // pages are first touched by the thread that fills them).
+        var dArrays: [[Double]] = [], iArrays: [[Int]] = [], sArrays: [[String]] = []
+        var badCell: (row: Int, column: Int, expected: String)? = nil
+        if n == 0 {
+            dArrays = doubles.map { _ in [] }; iArrays = ints.map { _ in [] }; sArrays = strings.map { _ in [] }
+        } else {
+            dArrays = makeSTARColumnArrays(doubles.count, n, initial: nil, []) { dOut in
+                iArrays = makeSTARColumnArrays(ints.count, n, initial: nil, []) { iOut in
+                    sArrays = makeSTARColumnArrays(strings.count, n, initial: "", []) { sOut in
+                        badCell = fillColumns(table, n, dCols, iCols, sCols, dOut, iOut, sOut)
+                    }
+                }
+            }
         }
-        defer { release() }
+        if let firstBad = badCell {
+            let label = labels[parts[0].columns.firstIndex { if case .table(let c) = $0 { return c == firstBad.column } else { return false } } ?? 0]
+            throw STARError.badValue(file: file, line: table.line(firstBad.row, firstBad.column), label: label,
+                                     value: table.string(firstBad.row, firstBad.column), expected: firstBad.expected)
+        }
+        for (j, l) in doubles.enumerated() { result.doubles[l] = dArrays[j] }
+        for (j, l) in ints.enumerated() { result.ints[l] = iArrays[j] }
+        for (j, l) in strings.enumerated() { result.strings[l] = sArrays[j] }
+        return result
+    }
+
+    /// Parses the cells of the given table columns into the `n`-element buffers (parallel over row
+    /// ranges); returns the first bad cell, if any.
+    private func fillColumns(_ table: STARTable, _ n: Int, _ dCols: [Int], _ iCols: [Int], _ sCols: [Int],
+                             _ dOut: [UnsafeMutablePointer<Double>], _ iOut: [UnsafeMutablePointer<Int>],
+                             _ sOut: [UnsafeMutablePointer<String>]) -> (row: Int, column: Int, expected: String)? {
         var items: [(segment: Int, rows: Range<Int>)] = []
         let jobs = n >= 16384 ? Parallelism.jobs : 1
         for (si, seg) in table.segments.enumerated() where seg.rowCount > 0 {
@@ -96,23 +114,21 @@ extension STARBlock {
                 }
             }
         }
-        if let firstBad = bad.compactMap({ $0 }).min(by: { $0.row < $1.row }) {
-            let label = labels[parts[0].columns.firstIndex { if case .table(let c) = $0 { return c == firstBad.column } else { return false } } ?? 0]
-            throw STARError.badValue(file: file, line: table.line(firstBad.row, firstBad.column), label: label,
-                                     value: table.string(firstBad.row, firstBad.column), expected: firstBad.expected)
-        }
-        // Move the values into arrays one column at a time, freeing each buffer as it is copied.
-        released = true
-        for (j, l) in doubles.enumerated() {
-            result.doubles[l] = Array(UnsafeBufferPointer(start: dOut[j], count: n)); dOut[j].deallocate()
-        }
-        for (j, l) in ints.enumerated() {
-            result.ints[l] = Array(UnsafeBufferPointer(start: iOut[j], count: n)); iOut[j].deallocate()
-        }
-        for (j, l) in strings.enumerated() {
-            result.strings[l] = Array(UnsafeBufferPointer(start: sOut[j], count: n))
-            sOut[j].deinitialize(count: max(n, 1)); sOut[j].deallocate()
-        }
-        return result
+        return bad.compactMap({ $0 }).min(by: { $0.row < $1.row })
     }
+}
+
+/// `count` arrays of `n` elements (n > 0) whose storage is handed to `body` before they are returned;
+/// with `initial` nil the elements are left for `body` to write (trivial types only).
+private func makeSTARColumnArrays<T>(_ count: Int, _ n: Int, initial: T?, _ pointers: [UnsafeMutablePointer<T>],
+                                     _ body: ([UnsafeMutablePointer<T>]) -> Void) -> [[T]] {
+    if count == 0 { body(pointers); return [] }
+    var rest: [[T]] = []
+    let first = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+        let p = buffer.baseAddress!
+        if let initial { p.initialize(repeating: initial, count: n) }
+        rest = makeSTARColumnArrays(count - 1, n, initial: initial, pointers + [p], body)
+        initialized = n
+    }
+    return [first] + rest
 }
