@@ -28,17 +28,16 @@ final class STARTable: @unchecked Sendable {
     /// The absolute byte offset where cell (row, column) starts.
     @inline(__always)
     func cellStart(_ row: Int, _ column: Int) -> Int {
+        // Elements are read in place (copying a segment would retain its offsets array per cell).
         if segments.count == 1 {
-            let s = segments[0]
-            return s.base + Int(s.offsets[row * columnCount + column])
+            return segments[0].base + Int(segments[0].offsets[row * columnCount + column])
         }
         var lo = 0, hi = segments.count - 1
         while lo < hi {
             let mid = (lo + hi + 1) / 2
             if segments[mid].firstRow <= row { lo = mid } else { hi = mid - 1 }
         }
-        let s = segments[lo]
-        return s.base + Int(s.offsets[(row - s.firstRow) * columnCount + column])
+        return segments[lo].base + Int(segments[lo].offsets[(row - segments[lo].firstRow) * columnCount + column])
     }
 
     /// The content range (without quotes) of a cell.

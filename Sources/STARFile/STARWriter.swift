@@ -90,6 +90,34 @@ func quotedSTARValue(_ value: String) -> String {
     return value.contains("\"") ? "'\(value)'" : "\"\(value)\""
 }
 
+/// The cells of a part that are plain table cells, located with values hoisted out of the row loop.
+struct TableCells {
+    /// The table column of each column of the part that is `.table`, else -1.
+    let tableColumn: [Int]
+    let table: STARTable?
+    let source: STARSource?
+    let rowMap: [Int]?
+    let base: UnsafePointer<UInt8>
+
+    init(_ part: STARPart) {
+        table = part.table
+        source = part.table?.source
+        rowMap = part.rowMap
+        base = part.table?.source.base ?? UnsafePointer(bitPattern: 1)!
+        tableColumn = part.columns.map { data in
+            if case .table(let c) = data, part.table != nil { return c }
+            return -1
+        }
+    }
+
+    /// The whole token (with quotes) of cell (row of the part, table column), as `STARTable.rawToken`.
+    @inline(__always)
+    func rawToken(_ row: Int, _ column: Int) -> Range<Int> {
+        let start = table.unsafelyUnwrapped.cellStart(rowMap?[row] ?? row, column)
+        return start ..< source.unsafelyUnwrapped.token(at: start).end
+    }
+}
+
 enum STARWriter {
     static let defaultTrivia = "\n# version 30001\n\n"
 
@@ -186,8 +214,15 @@ enum STARWriter {
                     for c in 0..<columns {
                         if case .constant(let s) = part.columns[c] { w[c] = quotedSTARValue(s).utf8.count } else { varying.append(c) }
                     }
+                    // Cells copied from the table are measured without going through the
+                    // column enum (whose per-cell copies cost a retain/release each).
+                    let fast = TableCells(part)
                     for r in ranges[k] {
-                        for c in varying { w[c] = max(w[c], cellWidth(part, r, part.columns[c])) }
+                        for c in varying {
+                            let tc = fast.tableColumn[c]
+                            let width = tc >= 0 ? fast.rawToken(r, tc).count : cellWidth(part, r, part.columns[c])
+                            w[c] = max(w[c], width)
+                        }
                     }
                     out[k] = w
                 }
@@ -209,8 +244,16 @@ enum STARWriter {
                 parallelForEach(ranges.count) { k in
                     var b = ByteBuffer(capacity: ranges[k].count * (widths.reduce(0, +) + columns + 2) + 64)
                     var cell = ByteBuffer(capacity: 256)
+                    let fast = TableCells(part)
                     for r in ranges[k] {
                         for c in 0..<columns {
+                            let tc = fast.tableColumn[c]
+                            if tc >= 0 {
+                                let token = fast.rawToken(r, tc)
+                                b.appendSpaces(widths[c] - token.count + (c == 0 ? 0 : 1))
+                                b.append(fast.base + token.lowerBound, token.count)
+                                continue
+                            }
                             cell.count = 0
                             appendCell(part, r, part.columns[c], &cell)
                             b.appendSpaces(widths[c] - cell.count + (c == 0 ? 0 : 1))
