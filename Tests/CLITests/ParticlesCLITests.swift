@@ -26,22 +26,8 @@ private func makeParticleSet(_ root: String, stacks: [Int], box: Int = 64, pixel
         }
         try writer.commit()
     }
-    var text = """
-    # version 30001
-
-    data_optics
-
-    loop_
-    _rlnOpticsGroup #1
-    _rlnOpticsGroupName #2
-    _rlnAmplitudeContrast #3
-    _rlnSphericalAberration #4
-    _rlnVoltage #5
-    _rlnImagePixelSize #6
-    _rlnMicrographOriginalPixelSize #7
-    _rlnImageSize #8
-    _rlnImageDimensionality #9
-    1 opticsGroup1 0.1 2.7 300.0 \(String(format: "%.6f", pixelSize)) 0.885 \(box) 2
+    var text = relionOpticsBlock([TestOpticsGroup(name: "opticsGroup1", pixelSize: String(format: "%.6f", pixelSize),
+                                                      originalPixelSize: "0.885000", box: box)]) + """
 
 
     # version 30001

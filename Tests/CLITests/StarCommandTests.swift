@@ -11,24 +11,7 @@ import TestSupport
 /// A RELION 3.1 particle file like the reference text's Dataset1/Dataset2 examples.
 func relionParticles(name: String, pixel: String, box: Int, stack: String, micrographs: [String], perMicrograph: Int = 2,
                      extraLabel: String? = nil) -> String {
-    var t = """
-
-    # version 30001
-
-    data_optics
-
-    loop_ 
-    _rlnOpticsGroup #1 
-    _rlnOpticsGroupName #2 
-    _rlnAmplitudeContrast #3 
-    _rlnSphericalAberration #4 
-    _rlnVoltage #5 
-    _rlnImagePixelSize #6 
-    _rlnMicrographOriginalPixelSize #7 
-    _rlnImageSize #8 
-    _rlnImageDimensionality #9 
-               1  \(name)     0.100000     2.700000   300.000000     \(pixel)     \(pixel)          \(box)            2
-     
+    var t = relionOpticsBlock([TestOpticsGroup(name: name, pixelSize: pixel, box: box)]) + """
 
     # version 30001
 

@@ -74,28 +74,12 @@ struct ParticleSetFixture {
             }
         }
         self.rows = rows
-        var text = """
-
-        # version 30001
-
-        data_optics
-
-        loop_
-        _rlnOpticsGroup #1
-        _rlnOpticsGroupName #2
-        _rlnAmplitudeContrast #3
-        _rlnSphericalAberration #4
-        _rlnVoltage #5
-        _rlnImagePixelSize #6
-        _rlnMicrographOriginalPixelSize #7
-        _rlnImageSize #8
-        _rlnImageDimensionality #9
-                   1 opticsGroup1     0.100000     2.700000   300.000000     \(String(format: "%.6f", pixelSize))     0.885000          \(box)            2
-
-        """
+        var groups = [TestOpticsGroup(name: "opticsGroup1", pixelSize: String(format: "%.6f", pixelSize),
+                                      originalPixelSize: "0.885000", box: box)]
         if !secondGroupStacks.isEmpty {
-            text += "           2 opticsGroup2     0.100000     2.700000   300.000000     0.900000     0.900000          \(box)            2\n"
+            groups.append(TestOpticsGroup(number: 2, name: "opticsGroup2", pixelSize: "0.900000", box: box))
         }
+        var text = relionOpticsBlock(groups)
         text += """
 
 

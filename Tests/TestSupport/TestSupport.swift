@@ -126,3 +126,33 @@ public enum Relion {
         "\(tool) is not installed (apt-get install -y relion); RELION comparison skipped"
     }
 }
+
+/// One row of a generated data_optics table.
+public struct TestOpticsGroup: Sendable {
+    public var number: Int
+    public var name: String
+    public var pixelSize: String
+    public var originalPixelSize: String
+    public var box: Int
+
+    public init(number: Int = 1, name: String, pixelSize: String, originalPixelSize: String? = nil, box: Int) {
+        self.number = number
+        self.name = name
+        self.pixelSize = pixelSize
+        self.originalPixelSize = originalPixelSize ?? pixelSize
+        self.box = box
+    }
+}
+
+/// A RELION 3.1 `data_optics` block as RELION writes it (Q0 0.1, Cs 2.7 mm, 300 kV, 2D images),
+/// preceded by the `# version 30001` line and followed by a blank line.
+public func relionOpticsBlock(_ groups: [TestOpticsGroup]) -> String {
+    var text = "\n# version 30001\n\ndata_optics\n\nloop_ \n"
+    let labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration", "rlnVoltage",
+                  "rlnImagePixelSize", "rlnMicrographOriginalPixelSize", "rlnImageSize", "rlnImageDimensionality"]
+    for (i, label) in labels.enumerated() { text += "_\(label) #\(i + 1) \n" }
+    for g in groups {
+        text += "           \(g.number)  \(g.name)     0.100000     2.700000   300.000000     \(g.pixelSize)     \(g.originalPixelSize)          \(g.box)            2\n"
+    }
+    return text + "\n"
+}
