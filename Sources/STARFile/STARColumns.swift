@@ -4,18 +4,80 @@
 
 import AngpixCore
 
-/// Typed columns read together by `STARBlock.columns(doubles:ints:strings:)`.
+/// Typed columns read together by `STARBlock.columns(doubles:ints:texts:strings:)`.
 public struct STARColumns: Sendable {
     public var doubles: [String: [Double]] = [:]
     public var ints: [String: [Int]] = [:]
+    /// Text columns as views into the file (a String is made when a value is read).
+    public var texts: [String: STARTextColumn] = [:]
+    /// Text columns as arrays of String (one allocation per value).
     public var strings: [String: [String]] = [:]
+}
+
+/// A column of text values (image names, micrograph names...) that refers to the document's bytes
+/// instead of holding a String per row, the way columnar formats store text: 1,000,000 names cost
+/// no memory beyond the file, and each `String` is made only when it is read.
+public struct STARTextColumn: RandomAccessCollection, Sendable {
+    private enum Storage: @unchecked Sendable {
+        case table(STARTable, Int)
+        case values([String])
+    }
+    private let storage: Storage
+    public let count: Int
+
+    init(table: STARTable, column: Int) {
+        storage = .table(table, column)
+        count = table.rowCount
+    }
+
+    init(_ values: [String]) {
+        storage = .values(values)
+        count = values.count
+    }
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { count }
+
+    public subscript(row: Int) -> String {
+        switch storage {
+        case .table(let t, let c): return t.string(row, c)
+        case .values(let v): return v[row]
+        }
+    }
+
+    /// Calls `body` with the UTF-8 bytes of the value in `row`, without making a String.
+    public func withUTF8<R>(row: Int, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        switch storage {
+        case .table(let t, let c):
+            let r = t.content(row, c)
+            return try body(UnsafeBufferPointer(start: t.source.base + r.lowerBound, count: r.count))
+        case .values(let v):
+            var s = v[row]
+            return try s.withUTF8(body)
+        }
+    }
+}
+
+extension STARBlock {
+    /// Column `label` as a text view (no String per row until one is read).
+    public func texts(_ label: String) throws -> STARTextColumn {
+        let c = try requireColumn(label)
+        if parts.count == 1, parts[0].rowMap == nil, let table = parts[0].table,
+           case .table(let tc) = parts[0].columns[c] {
+            return STARTextColumn(table: table, column: tc)
+        }
+        return STARTextColumn(try strings(label))
+    }
 }
 
 extension STARBlock {
     /// Reads the given columns in one pass over the rows (parallel for large tables). Errors as
-    /// for `doubles(_:)`: the first bad value's file and line.
-    public func columns(doubles: [String] = [], ints: [String] = [], strings: [String] = []) throws -> STARColumns {
+    /// for `doubles(_:)`: the first bad value's file and line. `texts` are views (see
+    /// `STARTextColumn`); `strings` are materialised as arrays of String.
+    public func columns(doubles: [String] = [], ints: [String] = [], texts: [String] = [],
+                        strings: [String] = []) throws -> STARColumns {
         var result = STARColumns()
+        for l in texts { result.texts[l] = try self.texts(l) }
         for l in doubles + ints + strings { _ = try requireColumn(l) }
         // Parts that are not plain table columns are read column by column.
         let simple = parts.count == 1 && parts[0].rowMap == nil && parts[0].table != nil &&
@@ -41,6 +103,7 @@ extension STARBlock {
         if n == 0 {
             dArrays = doubles.map { _ in [] }; iArrays = ints.map { _ in [] }; sArrays = strings.map { _ in [] }
         } else {
+            // Fresh arrays (huge pages asked for) that the workers fill in place.
             dArrays = makeSTARColumnArrays(doubles.count, n, initial: nil, []) { dOut in
                 iArrays = makeSTARColumnArrays(ints.count, n, initial: nil, []) { iOut in
                     sArrays = makeSTARColumnArrays(strings.count, n, initial: "", []) { sOut in
@@ -86,7 +149,14 @@ extension STARBlock {
                 let segBase = base + seg.base
                 seg.offsets.withUnsafeBufferPointer { offs in
                     let o = offs.baseAddress!
+                    // Pages of the file already read are given back every few thousand rows, so
+                    // the resident memory is the typed columns, not the columns plus the file.
+                    var releasedRow = item.rows.lowerBound
                     for r in item.rows {
+                        if r - releasedRow == 8192 {
+                            src.releasePages(seg.base + Int(o[releasedRow * columns]) ..< seg.base + Int(o[r * columns]))
+                            releasedRow = r
+                        }
                         let row = o + r * columns
                         for (j, c) in dCols.enumerated() {
                             let cell = segBase + Int(row[c])
@@ -126,6 +196,7 @@ private func makeSTARColumnArrays<T>(_ count: Int, _ n: Int, initial: T?, _ poin
     var rest: [[T]] = []
     let first = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
         let p = buffer.baseAddress!
+        MemoryAdvice.preferHugePages(UnsafeMutableRawPointer(p), byteCount: n * MemoryLayout<T>.stride)
         if let initial { p.initialize(repeating: initial, count: n) }
         rest = makeSTARColumnArrays(count - 1, n, initial: initial, pointers + [p], body)
         initialized = n

@@ -12,7 +12,7 @@ import AngpixCore
 
 /// The result of tokenizing a range of lines of a loop.
 struct LineChunk {
-    var offsets = ContiguousArray<UInt32>()
+    var offsets: STAROffsets = []
     var rows = 0
     var base = 0
     /// Offset of the line where the loop ended (a label, data_, loop_ ...), if it ended here.
@@ -155,7 +155,7 @@ struct STARParser {
             guard !kvLabels.isEmpty, let name = blockName else { return }
             let base = kvOffsets.min() ?? 0
             let seg = STARSegment(firstRow: 0, rowCount: 1, base: base,
-                                  offsets: ContiguousArray(kvOffsets.map { UInt32($0 - base) }))
+                                  offsets: STAROffsets(kvOffsets.map { UInt32($0 - base) }))
             let table = STARTable(source: parser.src, columnCount: kvLabels.count, segments: [seg])
             let header = headerPending ? headerLine : parser.lineStart(kvHeader)
             out.append(makeTable(name, isLoop: false, labels: kvLabels, table: table, header: header,
@@ -352,18 +352,23 @@ struct STARParser {
         chunk.base = from
         let p = self.p
         let n = self.n
-        // Offsets are written through a raw pointer into storage grown by doubling.
-        var capacity = max(reserve, columns * 64)
-        var store = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
-        var used = 0
-        defer { store.deallocate() }
+        // Offsets are written straight into the segment's storage (grown by realloc if the
+        // estimate was short, trimmed at the end).
+        let store = STAROffsets(capacity: max(reserve, columns * 64))
         func finish() -> LineChunk {
             var c = chunk
-            c.offsets = ContiguousArray(UnsafeBufferPointer(start: store, count: used))
+            store.trim()
+            c.offsets = store
             return c
         }
         var i = from
+        // Large loops give the pages already tokenized back every 4 MB (see STARSource.releasePages).
+        var released = from
         while i < to {
+            if i - released > (4 << 20) {
+                src.releasePages(released ..< i)
+                released = i
+            }
             let lineStart = i
             i = skipLineBlanks(p, i, n)
             if i >= n { break }
@@ -375,16 +380,20 @@ struct STARParser {
             if (b | 0x20) >= 0x64 && isReserved(i) {
                 if columns == 1 || countTokens(i) < columns { chunk.stop = lineStart; return finish() }
             }
-            if used + columns > capacity {
-                let bigger = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity * 2)
-                bigger.update(from: store, count: used)
-                store.deallocate()
-                store = bigger
-                capacity *= 2
+            store.reserve(columns)
+            let row = store.pointer + store.count
+            // Plain lines (no quotes or comments) take the word-at-a-time path; anything unusual
+            // is read again byte by byte below.
+            if let fast = scanPlainLine(p, i, n, from, row, columns), fast.count == columns {
+                store.advance(columns)
+                chunk.rows += 1
+                i = fast.next
+                chunk.lastRowEnd = i
+                continue
             }
             var count = 0
             while true {
-                if count < columns { store[used + count] = UInt32(truncatingIfNeeded: i - from) }
+                if count < columns { row[count] = UInt32(truncatingIfNeeded: i - from) }
                 count += 1
                 let c = p[i]
                 if c == 0x27 || c == 0x22 {
@@ -411,7 +420,7 @@ struct STARParser {
                 chunk.error = (lineStart, "row has \(count) value\(count == 1 ? "" : "s"), the table has \(columns) columns")
                 return finish()
             }
-            used += columns
+            store.advance(columns)
             chunk.rows += 1
             chunk.lastRowEnd = i
         }
@@ -436,7 +445,7 @@ struct STARParser {
     mutating func parseStream(from start: Int, columns: Int, labels: [String]) throws -> (table: STARTable, end: Int) {
         pos = start
         var segments: [STARSegment] = []
-        var offsets = ContiguousArray<UInt32>()
+        var offsets = STAROffsets(capacity: 1024)
         var base = start
         var rowsInSegment = 0
         var firstRow = 0
@@ -454,7 +463,7 @@ struct STARParser {
                     segments.append(STARSegment(firstRow: firstRow, rowCount: rowsInSegment, base: base, offsets: offsets))
                     firstRow += rowsInSegment
                     rowsInSegment = 0
-                    offsets = []
+                    offsets = STAROffsets(capacity: 1024)
                     base = pos
                 }
             }
@@ -472,4 +481,50 @@ struct STARParser {
         segments.append(STARSegment(firstRow: firstRow, rowCount: rowsInSegment, base: base, offsets: offsets))
         return (STARTable(source: src, columnCount: columns, segments: segments), lineEnd(max(lastEnd - 1, start)))
     }
+}
+
+// MARK: plain lines, eight bytes at a time
+
+/// Reads the tokens of the line whose first token starts at `start` when the line is plain:
+/// unquoted values separated by blanks, ended by LF. Each 8-byte word is classified with exact
+/// per-byte SWAR tests (no carries cross bytes): "byte > 0x20" (part of a value), "byte is LF", and
+/// "byte in 0x21...0x27" (quotes, `#` and a few rare signs, which send the line to the byte-wise
+/// reader). A value starts where a non-blank byte follows a blank. Writes the first `columns` start
+/// offsets (relative to `from`) to `row`; returns the position after the LF and the number of
+/// values, or nil if the line is not plain or too close to the end of the text.
+@inline(__always)
+func scanPlainLine(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, _ from: Int,
+                   _ row: UnsafeMutablePointer<UInt32>, _ columns: Int) -> (next: Int, count: Int)? {
+    let raw = UnsafeRawPointer(p)
+    let high: UInt64 = 0x8080_8080_8080_8080
+    let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    var i = start
+    var count = 0
+    var blankBefore: UInt64 = 0x80      // the byte before `start` counts as a blank
+    while i + 8 <= n {
+        let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        let value = (((w & low7) &+ 0x5F5F_5F5F_5F5F_5F5F) | w) & high          // > 0x20
+        let blank = ~value & high
+        let x = w ^ 0x0A0A_0A0A_0A0A_0A0A
+        var lf = ~((((x & low7) &+ low7) | x)) & high                              // == 0x0A
+        let y = (w ^ 0x2020_2020_2020_2020) & 0xF8F8_F8F8_F8F8_F8F8
+        var special = ~((((y & low7) &+ low7) | y)) & high & value                 // 0x21...0x27
+        var starts = value & ((blank << 8) | blankBefore)
+        if lf != 0 {
+            lf &= 0 &- lf                       // the first LF only
+            let before = lf &- 1                // bytes before it
+            starts &= before
+            special &= before
+        }
+        if special != 0 { return nil }
+        while starts != 0 {
+            if count < columns { row[count] = UInt32(truncatingIfNeeded: i + (starts.trailingZeroBitCount >> 3) - from) }
+            count += 1
+            starts &= starts &- 1
+        }
+        if lf != 0 { return (i + (lf.trailingZeroBitCount >> 3) + 1, count) }
+        blankBefore = blank >> 56
+        i += 8
+    }
+    return nil
 }

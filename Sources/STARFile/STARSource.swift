@@ -65,6 +65,13 @@ final class STARSource: @unchecked Sendable {
         return line
     }
 
+    /// Lets the kernel drop the parsed pages in `range` from this process (memory-mapped sources
+    /// only; they are read back from the page cache when touched again).
+    func releasePages(_ range: Range<Int>) {
+        guard mapped != nil, !range.isEmpty else { return }
+        MemoryAdvice.releaseMappedPages(UnsafeRawPointer(base), range.clamped(to: 0 ..< count))
+    }
+
     /// The bytes in `range` as a String.
     func string(_ range: Range<Int>) -> String {
         String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self)

@@ -5,6 +5,9 @@
 // quotes included, and new values are quoted only where STAR requires it.
 
 import AngpixCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A growable byte buffer for formatting (no per-append bounds bookkeeping beyond capacity).
 struct ByteBuffer {
@@ -42,8 +45,30 @@ struct ByteBuffer {
         count += 1
     }
 
+    /// Appends `n` bytes from `p` where at least 16 bytes are readable at `p`: short values (the
+    /// usual case) are copied as two 8-byte words instead of through a memmove call.
+    @inline(__always) mutating func appendValue(_ p: UnsafePointer<UInt8>, _ n: Int, readable: Int) {
+        if n <= 16 && readable >= 16 {
+            reserve(16)
+            let src = UnsafeRawPointer(p), dst = UnsafeMutableRawPointer(base + count)
+            dst.storeBytes(of: src.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            dst.storeBytes(of: src.loadUnaligned(fromByteOffset: 8, as: UInt64.self), toByteOffset: 8, as: UInt64.self)
+            count += n
+        } else {
+            append(p, n)
+        }
+    }
+
     @inline(__always) mutating func appendSpaces(_ n: Int) {
         guard n > 0 else { return }
+        if n <= 16 {
+            reserve(16)
+            let dst = UnsafeMutableRawPointer(base + count)
+            dst.storeBytes(of: 0x2020_2020_2020_2020 as UInt64, as: UInt64.self)
+            dst.storeBytes(of: 0x2020_2020_2020_2020 as UInt64, toByteOffset: 8, as: UInt64.self)
+            count += n
+            return
+        }
         reserve(n)
         (base + count).update(repeating: 0x20, count: n)
         count += n
@@ -90,10 +115,56 @@ func quotedSTARValue(_ value: String) -> String {
     return value.contains("\"") ? "'\(value)'" : "\"\(value)\""
 }
 
+/// How the cells of one column of a part are written, worked out once per part so that the row
+/// loops do no String work for the common edits (a constant column, renumbered optics groups).
+enum CellPlan {
+    /// The original token of a table column.
+    case table(Int)
+    /// The same (quoted) bytes in every row.
+    case constant([UInt8])
+    /// A table column with the values found in a small map replaced.
+    case mapped(Int, SmallValueMap)
+    /// Anything else (through `STARWriter.appendCell`).
+    case general
+
+    init(_ data: STARColumnData, hasTable: Bool) {
+        switch data {
+        case .table(let c) where hasTable: self = .table(c)
+        case .constant(let s): self = .constant(Array(quotedSTARValue(s).utf8))
+        case .mapped(.table(let c), let map) where hasTable && map.count <= 32: self = .mapped(c, SmallValueMap(map))
+        default: self = .general
+        }
+    }
+}
+
+/// A replacement map of a few entries matched on bytes, with `STARBlock.lookup`'s rule: the exact
+/// text first, then an integer by value (`01` matches the key `1`).
+struct SmallValueMap {
+    let keys: [[UInt8]]
+    let intKeys: [Int?]
+    let values: [[UInt8]]
+
+    init(_ map: [String: String]) {
+        let entries = map.sorted { $0.key < $1.key }
+        keys = entries.map { Array($0.key.utf8) }
+        intKeys = entries.map { e in Int(e.key).flatMap { String($0) == e.key ? $0 : nil } }
+        values = entries.map { Array(quotedSTARValue($0.value).utf8) }
+    }
+
+    /// The replacement of the content bytes `p[0..<count]`, if any.
+    @inline(__always)
+    func replacement(_ p: UnsafePointer<UInt8>, _ count: Int) -> [UInt8]? {
+        for (k, key) in keys.enumerated() where key.count == count {
+            if key.withUnsafeBufferPointer({ memcmp($0.baseAddress!, p, count) == 0 }) { return values[k] }
+        }
+        guard let i = parseSTARInt(p, count) else { return nil }
+        for (k, key) in intKeys.enumerated() where key == i { return values[k] }
+        return nil
+    }
+}
+
 /// The cells of a part that are plain table cells, located with values hoisted out of the row loop.
 struct TableCells {
-    /// The table column of each column of the part that is `.table`, else -1.
-    let tableColumn: [Int]
     let table: STARTable?
     let source: STARSource?
     let rowMap: [Int]?
@@ -104,16 +175,18 @@ struct TableCells {
         source = part.table?.source
         rowMap = part.rowMap
         base = part.table?.source.base ?? UnsafePointer(bitPattern: 1)!
-        tableColumn = part.columns.map { data in
-            if case .table(let c) = data, part.table != nil { return c }
-            return -1
-        }
     }
 
-    /// The whole token (with quotes) of cell (row of the part, table column), as `STARTable.rawToken`.
+    /// The offsets of a row of the part (see `STARTable.rowOffsets`); only when `table` is set.
     @inline(__always)
-    func rawToken(_ row: Int, _ column: Int) -> Range<Int> {
-        let start = table.unsafelyUnwrapped.cellStart(rowMap?[row] ?? row, column)
+    func row(_ row: Int) -> (offsets: UnsafePointer<UInt32>, base: Int) {
+        table.unsafelyUnwrapped.rowOffsets(rowMap?[row] ?? row)
+    }
+
+    /// The whole token (with quotes) of a table column of a row from `row(_:)`.
+    @inline(__always)
+    func rawToken(_ row: (offsets: UnsafePointer<UInt32>, base: Int), _ column: Int) -> Range<Int> {
+        let start = row.base + Int(row.offsets[column])
         return start ..< source.unsafelyUnwrapped.token(at: start).end
     }
 }
@@ -203,6 +276,7 @@ enum STARWriter {
         // Column widths (parallel over row ranges of each part).
         var widths = [Int](repeating: 0, count: columns)
         for part in block.parts where part.rowCount > 0 {
+            let plans = part.columns.map { CellPlan($0, hasTable: part.table != nil) }
             let ranges = splitRange(part.rowCount, into: part.rowCount >= 16384 ? Parallelism.jobs : 1)
             var partial = [[Int]](repeating: [Int](repeating: 0, count: columns), count: ranges.count)
             partial.withUnsafeMutableBufferPointer { buf in
@@ -212,16 +286,28 @@ enum STARWriter {
                     var w = [Int](repeating: 0, count: columns)
                     var varying: [Int] = []
                     for c in 0..<columns {
-                        if case .constant(let s) = part.columns[c] { w[c] = quotedSTARValue(s).utf8.count } else { varying.append(c) }
+                        if case .constant(let bytes) = plans[c] { w[c] = bytes.count } else { varying.append(c) }
                     }
                     // Cells copied from the table are measured without going through the
                     // column enum (whose per-cell copies cost a retain/release each).
                     let fast = TableCells(part)
-                    for r in ranges[k] {
-                        for c in varying {
-                            let tc = fast.tableColumn[c]
-                            let width = tc >= 0 ? fast.rawToken(r, tc).count : cellWidth(part, r, part.columns[c])
-                            w[c] = max(w[c], width)
+                    let hasTable = fast.table != nil
+                    w.withUnsafeMutableBufferPointer { w in
+                        for r in ranges[k] {
+                            let row = hasTable ? fast.row(r) : (UnsafePointer(bitPattern: 4)!, 0)
+                            for c in varying {
+                                let width: Int
+                                switch plans[c] {
+                                case .table(let tc): width = fast.rawToken(row, tc).count
+                                case .mapped(let tc, let map):
+                                    let start = row.base + Int(row.offsets[tc])
+                                    let token = fast.source.unsafelyUnwrapped.token(at: start)
+                                    width = map.replacement(fast.base + token.content.lowerBound, token.content.count)?.count
+                                        ?? (token.end - start)
+                                default: width = cellWidth(part, r, part.columns[c])
+                                }
+                                if width > w[c] { w[c] = width }
+                            }
                         }
                     }
                     out[k] = w
@@ -232,6 +318,7 @@ enum STARWriter {
         // Rows, formatted in parallel batches and written in order.
         let jobs = Parallelism.jobs
         for part in block.parts where part.rowCount > 0 {
+            let plans = part.columns.map { CellPlan($0, hasTable: part.table != nil) }
             let batch = 16384
             var start = 0
             while start < part.rowCount {
@@ -245,14 +332,34 @@ enum STARWriter {
                     var b = ByteBuffer(capacity: ranges[k].count * (widths.reduce(0, +) + columns + 2) + 64)
                     var cell = ByteBuffer(capacity: 256)
                     let fast = TableCells(part)
+                    let hasTable = fast.table != nil
+                    let sourceCount = fast.source?.count ?? 0
                     for r in ranges[k] {
+                        let row = hasTable ? fast.row(r) : (UnsafePointer(bitPattern: 4)!, 0)
                         for c in 0..<columns {
-                            let tc = fast.tableColumn[c]
-                            if tc >= 0 {
-                                let token = fast.rawToken(r, tc)
+                            switch plans[c] {
+                            case .table(let tc):
+                                let token = fast.rawToken(row, tc)
                                 b.appendSpaces(widths[c] - token.count + (c == 0 ? 0 : 1))
-                                b.append(fast.base + token.lowerBound, token.count)
+                                b.appendValue(fast.base + token.lowerBound, token.count, readable: sourceCount - token.lowerBound)
                                 continue
+                            case .constant(let bytes):
+                                b.appendSpaces(widths[c] - bytes.count + (c == 0 ? 0 : 1))
+                                bytes.withUnsafeBufferPointer { b.append($0.baseAddress!, $0.count) }
+                                continue
+                            case .mapped(let tc, let map):
+                                let start = row.base + Int(row.offsets[tc])
+                                let token = fast.source.unsafelyUnwrapped.token(at: start)
+                                if let bytes = map.replacement(fast.base + token.content.lowerBound, token.content.count) {
+                                    b.appendSpaces(widths[c] - bytes.count + (c == 0 ? 0 : 1))
+                                    bytes.withUnsafeBufferPointer { b.append($0.baseAddress!, $0.count) }
+                                } else {
+                                    b.appendSpaces(widths[c] - (token.end - start) + (c == 0 ? 0 : 1))
+                                    b.append(fast.base + start, token.end - start)
+                                }
+                                continue
+                            case .general:
+                                break
                             }
                             cell.count = 0
                             appendCell(part, r, part.columns[c], &cell)

@@ -46,10 +46,11 @@ struct StarBench: ParsableCommand {
             let parts = r.stdout.split(whereSeparator: \.isWhitespace).suffix(2).compactMap { Double($0) }
             guard parts.count == 2 else { print("  \(name): unexpected output \(r.stdout)"); return }
             results.append((name, parts[0], parts[1]))
-            print(String(format: "angpix %-28@ %7.3f s  %7.0f MB/s  peak %6.0f MB (%.2f× file)",
-                         name as NSString, parts[0], mb / parts[0], parts[1], parts[1] / mb))
+            print(String(format: "angpix %@ %7.3f s  %7.0f MB/s  peak %6.0f MB (%.2f× file)",
+                         pad(name, 30) as NSString, parts[0], mb / parts[0], parts[1], parts[1] / mb))
         }
-        for s in ["tokenize", "parse-typed", "read+write", "read+modify+write", "join"] { try stageRun(s) }
+        for s in ["tokenize", "parse-typed", "parse-typed+strings", "read+write", "read+write+fsync",
+                  "read+modify+write", "join"] { try stageRun(s) }
         guard !noAnchors else { return }
         var anchors: [(name: String, seconds: Double, peakMB: Double)] = []
         func anchor(_ name: String, _ command: [String]) throws {
@@ -61,7 +62,7 @@ struct StarBench: ParsableCommand {
             let peakKB = r.stderr.split(separator: "\n").first { $0.contains("Maximum resident set size") }
                 .flatMap { Double($0.split(separator: ":").last!.trimmingCharacters(in: .whitespaces)) } ?? 0
             anchors.append((name, r.seconds, peakKB / 1024))
-            print(String(format: "anchor %-28@ %7.3f s  %7.0f MB/s  peak %6.0f MB", name as NSString, r.seconds, mb / r.seconds, peakKB / 1024))
+            print(String(format: "anchor %@ %7.3f s  %7.0f MB/s  peak %6.0f MB", pad(name, 30) as NSString, r.seconds, mb / r.seconds, peakKB / 1024))
         }
         let out = "\(data)/anchor-out.star"
         if let relion = which("relion_star_handler") {
@@ -74,10 +75,11 @@ struct StarBench: ParsableCommand {
         print("\nratios (anchor time / angpix time; >1 means angpix is faster):")
         let ours = Dictionary(results.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for a in anchors {
-            let mine = a.name.contains("write") ? ours["read+write"] : ours["parse-typed"]
-            guard let mine else { continue }
-            print(String(format: "  %-32@ vs angpix %-12@ %6.1f× faster, %5.2f× the memory", a.name as NSString,
-                         mine.name as NSString, a.seconds / mine.seconds, mine.peakMB / max(a.peakMB, 1)))
+            let compared = a.name.contains("write") ? ["read+write", "read+write+fsync"] : ["parse-typed", "parse-typed+strings"]
+            for mine in compared.compactMap({ ours[$0] }) {
+            print(String(format: "  %@ vs angpix %@ %6.1f× faster, %5.2f× the memory", pad(a.name, 32) as NSString,
+                         pad(mine.name, 20) as NSString, a.seconds / mine.seconds, mine.peakMB / max(a.peakMB, 1)))
+            }
         }
     }
 
@@ -90,9 +92,10 @@ struct StarBench: ParsableCommand {
         case "tokenize":
             let doc = try STARDocument(path: input)
             precondition(doc.block("particles")?.rowCount ?? 0 > 0)
-        case "parse-typed":
-            // Every column into a typed array (numbers as Double or Int, text as String), read
-            // in one pass over the rows and kept until the end.
+        case "parse-typed", "parse-typed+strings":
+            // Every column into a typed array (numbers as Double or Int), text columns as views
+            // into the file (STARTextColumn, a String made per value read) or, in the +strings
+            // stage, as arrays of String; read in one pass over the rows and kept until the end.
             let doc = try STARDocument(path: input)
             var kept: [STARColumns] = []
             for block in doc.blocks where block.rowCount > 0 {
@@ -102,12 +105,16 @@ struct StarBench: ParsableCommand {
                     if parseSTARInt(first) != nil && !first.contains(".") { i.append(label) }
                     else if parseSTARDouble(first) != nil { d.append(label) } else { s.append(label) }
                 }
-                kept.append(try block.columns(doubles: d, ints: i, strings: s))
+                kept.append(stage == "parse-typed" ? try block.columns(doubles: d, ints: i, texts: s)
+                                                   : try block.columns(doubles: d, ints: i, strings: s))
             }
-            precondition(kept.count == 2 && kept[1].doubles.count + kept[1].ints.count + kept[1].strings.count == 26)
-        case "read+write":
+            precondition(kept.count == 2 && kept[1].doubles.count + kept[1].ints.count +
+                         max(kept[1].texts.count, kept[1].strings.count) == 26)
+        case "read+write", "read+write+fsync":
+            // Atomic as always (temporary file, rename); +fsync also syncs before the rename
+            // (ANGPIX_SYNC=1), which RELION, starfile and gemmi never do.
             let doc = try STARDocument(path: input)
-            try doc.write(to: out, policy: OutputPolicy(overwrite: true, inputs: [input]))
+            try doc.write(to: out, policy: OutputPolicy(overwrite: true, inputs: [input], durable: stage.hasSuffix("fsync")))
         case "read+modify+write":
             let doc = try STARDocument(path: input)
             let p = doc.block("particles")!
@@ -148,6 +155,10 @@ struct StarBench: ParsableCommand {
         process.waitUntilExit()
         return Timed(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
                      stderr: String(decoding: errData, as: UTF8.self), seconds: Date().timeIntervalSince(start))
+    }
+
+    func pad(_ s: String, _ width: Int) -> String {
+        s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
     }
 
     func which(_ tool: String) -> String? {

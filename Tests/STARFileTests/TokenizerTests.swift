@@ -211,3 +211,45 @@ _rlnOpticsGroup #4
         }
     }
 }
+
+/// The word-at-a-time number readers used on large tables must agree with the C library on every
+/// spelling RELION and other programs write, and refuse what is not a number.
+@Suite struct InPlaceNumberTests {
+    /// Parses `text` followed by `terminator` and padding, as the column readers see a cell.
+    private func inPlace<T: STARScalar>(_ text: String, _ terminator: String = " ", as: T.Type) -> T? {
+        let bytes = Array((text + terminator + String(repeating: "x", count: 40)).utf8)
+        return bytes.withUnsafeBufferPointer { b in
+            let p = b.baseAddress!
+            return T.parseInPlace(p, p + b.count) ?? T.parse(p, text.utf8.count)
+        }
+    }
+
+    @Test func doublesAgreeWithStrtod() {
+        var rng = SystemRandomNumberGenerator()
+        var samples = ["0.000000", "-0.000000", "12345678.12345678", "123456789.5", "1.123456789", "99999999",
+                       "1.190786e+05", "1.4e-05", "-2.00000", "5.", ".5", "-.5", "1E-3", "2.5e+02", "7e22", "7e23",
+                       "1e-22", "1e-23", "00000001.5", "0.00000001", "1.0e000", "3.0E+2"]
+        for _ in 0..<20000 {
+            let v = Double.random(in: -1e7...1e7, using: &rng) * pow(10, Double(Int.random(in: -12...3, using: &rng)))
+            samples += [String(format: "%.6f", v), String(format: "%12.6e", v).trimmingCharacters(in: .whitespaces),
+                        String(format: "%.\(Int.random(in: 0...9, using: &rng))f", v), "\(v)"]
+        }
+        for s in samples {
+            for t in [" ", "\n", "\t", "\r\n"] {
+                #expect(inPlace(s, t, as: Double.self) == strtod(s, nil), "\(s)")
+            }
+        }
+    }
+
+    @Test func intsAndRefusals() {
+        for v in [0, 7, -3, 483, 12_345_678, -99_999_999, 123_456_789, 1 << 40] {
+            #expect(inPlace(String(v), as: Int.self) == v)
+        }
+        #expect(inPlace("140.000000", as: Int.self) == 140)
+        for bad in ["1.2.3", "12a", "-", ".", "1e", "1e+", "--1", "1-", "0x10", "1,5", "e5", "+-1"] {
+            #expect(inPlace(bad, as: Double.self) == nil, "\(bad)")
+            #expect(inPlace(bad, as: Int.self) == nil, "\(bad)")
+        }
+        #expect(inPlace("1.5", as: Int.self) == nil)
+    }
+}
