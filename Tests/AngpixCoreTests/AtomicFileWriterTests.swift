@@ -16,6 +16,20 @@ import TestSupport
         #expect(dir.listing() == ["out.txt"])
     }
 
+    @Test func durableWriterSyncsAndCommitsTheSameBytes() throws {
+        let dir = TemporaryDirectory()
+        let out = dir.file("durable.txt")
+        let policy = OutputPolicy(durable: true)
+        #expect(policy.durable)
+        let w = try AtomicFileWriter(destination: out, policy: policy, bufferSize: 8)
+        try w.write("synced before the rename")
+        try w.commit()
+        #expect(try String(contentsOfFile: out, encoding: .utf8) == "synced before the rename")
+        #expect(dir.listing() == ["durable.txt"])
+        // The default follows ANGPIX_SYNC (unset in the test environment unless a user sets it).
+        #expect(OutputPolicy().durable == (ProcessInfo.processInfo.environment["ANGPIX_SYNC"] == "1"))
+    }
+
     @Test func abandonedWriterLeavesNothingBehind() throws {
         let dir = TemporaryDirectory()
         let out = dir.file("out.txt")
