@@ -24,6 +24,8 @@ public struct CalibrationOptions: Sendable {
     public var refineBFactor = true
     /// Largest offset refined (Å).
     public var maxOffset: Double = 5
+    /// The model's file, named in errors about its atoms.
+    public var modelPath: String?
 
     public init(resolution: Double? = nil, scaleRange: ClosedRange<Double> = 0.90...1.10, maskRadius: Double = 3,
                 skipUnknownElements: Bool = false) {
@@ -84,7 +86,7 @@ public enum ModelCalibration {
     public static func run(map input: DensityGrid, atoms: [Atom], options: CalibrationOptions = CalibrationOptions()) throws -> CalibrationResult {
         try options.validate(pixelSize: input.pixelSize)
         let resolution = options.resolution ?? 2.5 * input.pixelSize
-        let prepared = try DensityAtoms(atoms: atoms, skipUnknownElements: options.skipUnknownElements)
+        let prepared = try DensityAtoms(atoms: atoms, skipUnknownElements: options.skipUnknownElements, path: options.modelPath)
         guard prepared.count > 0 else { throw CalibrationError.emptyMask }
         let lowPassB = ModelMapSettings.lowPassBFactor(resolution: resolution)
         var map = input

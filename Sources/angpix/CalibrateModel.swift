@@ -47,6 +47,7 @@ struct CalibrateModelCommand: ParsableCommand {
         var options = CalibrationOptions(resolution: resolution, scaleRange: scaleRange, maskRadius: maskRadius,
                                          skipUnknownElements: skipUnknownElements)
         options.refineBFactor = true
+        options.modelPath = model
         let result = try ModelCalibration.run(map: grid, atoms: atoms, options: options)
         if let plot {
             try writeScorePlot(result, to: plot, title: "Map against model: correlation vs pixel size",

@@ -66,13 +66,18 @@ private func writeCase(_ dir: TemporaryDirectory, name: String, truePixel: Doubl
     #expect(result.stderr.contains("--range must be LOW:HIGH"))
 }
 
-@Test func testCalibrateModelWithUnknownElementNamesIt() throws {
+@Test func testCalibrateModelWithUnknownElementNamesItAndTheLine() throws {
     let dir = TemporaryDirectory()
-    let (map, _) = try writeCase(dir, name: "d", truePixel: 1.0, headerPixel: 1.0, size: 48)
-    let model = try #require(sharedData("4oz7.pdb"))
+    let (map, model) = try writeCase(dir, name: "d", truePixel: 1.0, headerPixel: 1.0, size: 48)
+    // Append a uranium atom (beyond Bi: not in the table) after the model's atoms.
+    var lines = try String(contentsOfFile: model, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let end = try #require(lines.firstIndex(of: "END"))
+    lines.insert("HETATM 9999  U   URA B   1      20.000  20.000  20.000  1.00 30.00           U", at: end)
+    try lines.joined(separator: "\n").write(toFile: model, atomically: true, encoding: .utf8)
     let result = try runAngpix(["calibrate", "model", map, model])
     #expect(result.status == 1)
-    #expect(result.stderr.contains("Cu") && result.stderr.contains("--skip-unknown-elements"))
+    #expect(result.stderr.contains("\(model):\(end + 1):") && result.stderr.contains("element(s) U"))
+    #expect(result.stderr.contains("--skip-unknown-elements"))
 }
 
 @Test func testCalibrateMapFindsRelativeScale() throws {
