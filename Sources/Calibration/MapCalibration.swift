@@ -27,7 +27,7 @@ public enum MapCalibration {
         let maxOffset = options.maxOffset / input.pixelSize
         let scorer = MapScorer(map: map, reference: reference, mask: mask)
         let search = searchScale(range: options.scaleRange, nominalPixel: input.pixelSize, maxOffset: maxOffset,
-                                 extraRange: nil, extraStart: 0) { s, t, _ in
+                                 extraRange: nil, extraStart: 0) { s, t, _, _ in
             scorer.score(scale: s, offset: t)
         }
         let bestPixel = search.scale * input.pixelSize
@@ -42,7 +42,7 @@ public enum MapCalibration {
             nominalPixelSize: input.pixelSize, pixelSize: bestPixel, uncertainty: sigmaScale * input.pixelSize,
             scale: search.scale, score: search.score, resolution: resolution,
             offset: [search.offset.x, search.offset.y, search.offset.z].map { $0 * bestPixel },
-            overallBFactor: nil, curve: search.curve, independentSamples: samples,
+            rotation: nil, rotationAngle: nil, overallBFactor: nil, curve: search.curve, independentSamples: samples,
             evaluations: scorer.evaluations, atoms: nil, warnings: warnings)
     }
 

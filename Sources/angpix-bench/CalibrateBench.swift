@@ -96,6 +96,31 @@ struct CalibrateBench: ParsableCommand {
             print(String(format: "angpix calibrate model (read map + search): %.2f s (CPU %.2f s)  -> %.5f ± %.5f Å (true %.4f), CC %.3f, %d evaluations",
                          modelTime, lastCPU, r.pixelSize, r.uncertainty, truePixel, r.score, r.evaluations))
         }
+        // The same with --refine-rotation, the model turned by 2° about its centroid.
+        let turn = SIMD3<Double>(1.2, -1.4, 0.9)
+        let rotation = SmallRotation(degrees: turn)
+        var fc = SIMD3<Double>.zero
+        for a in fitted { fc += SIMD3(a.x, a.y, a.z) }
+        fc /= Double(fitted.count)
+        let turned = fitted.map { a -> Atom in
+            var b = a
+            let p = rotation.apply(SIMD3(a.x, a.y, a.z) - fc) + fc
+            b.x = p.x; b.y = p.y; b.z = p.z
+            return b
+        }
+        var rotated: CalibrationResult?
+        let rotationTime = try seconds {
+            let m = try MRCFile.readMap(path: mapPath)
+            let map = DensityGrid(nx: m.nx, ny: m.ny, nz: m.nz, pixelSize: m.pixelSize, data: m.data)
+            var options = CalibrationOptions(resolution: 3)
+            options.refineRotation = true
+            rotated = try ModelCalibration.run(map: map, atoms: turned, options: options)
+        }
+        if let r = rotated, let w = r.rotation {
+            let residual = SmallRotation(degrees: SIMD3(w[0], w[1], w[2])).then(rotation).angle
+            print(String(format: "angpix calibrate model --refine-rotation (model turned 2.05°): %.2f s (CPU %.2f s)  -> %.5f Å, rotation %.2f° (residual %.2f°), CC %.3f, %d evaluations",
+                         rotationTime, lastCPU, r.pixelSize, r.rotationAngle ?? 0, residual, r.score, r.evaluations))
+        }
         }
         if only == "model" { return }
         var mapResult: CalibrationResult?
