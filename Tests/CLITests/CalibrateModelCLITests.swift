@@ -90,3 +90,34 @@ private func writeCase(_ dir: TemporaryDirectory, name: String, truePixel: Doubl
     let pixel = try #require(json["pixelSize"] as? Double)
     #expect(abs(pixel - 1.1) / 1.1 < 0.003)
 }
+
+@Test func testCalibrateMapHonoursHeaderOriginsAndRejectsBadOverlay() throws {
+    let dir = TemporaryDirectory()
+    let model = try ModelReader.read(path: try #require(sharedData("1orc.pdb"))).model
+    let c = model.centroid
+    let centre = SIMD3(c.x, c.y, c.z)
+    // REFERENCE 1.0 Å (structure 3 Å off its box centre); MAP true 1.1 Å, header 1.14 Å, the
+    // structure 12 Å off its box centre; both headers carry ORIGIN (Å).
+    func write(_ name: String, size: Int, truePixel: Double, headerPixel: Double, offCentre: SIMD3<Double>) throws -> String {
+        let grid = MapGrid(nx: size, ny: size, nz: size, pixelSize: truePixel,
+                           origin: centre - SIMD3(repeating: Double(size / 2) * truePixel) - offCentre)
+        let data = try ModelMap.simulate(model, grid: grid, settings: ModelMapSettings(overallBFactor: 30, resolution: 3.5))
+        var map = MRCMap(nx: size, ny: size, nz: size, pixelSize: headerPixel, data: data)
+        let o = grid.origin * (headerPixel / truePixel)
+        map.origin = MRCTriple(Float(o.x), Float(o.y), Float(o.z))
+        let path = dir.file("\(name).mrc")
+        try MRCFile.write(map, to: path, policy: .init())
+        return path
+    }
+    let reference = try write("ref", size: 56, truePixel: 1.0, headerPixel: 1.0, offCentre: SIMD3(2, -2, 1))
+    let map = try write("mov", size: 52, truePixel: 1.1, headerPixel: 1.14, offCentre: SIMD3(-9, 7, -6))
+    let result = try runAngpix(["calibrate", "map", map, reference, "--resolution", "3.5", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let pixel = try #require(json["pixelSize"] as? Double)
+    #expect(abs(pixel - 1.1) / 1.1 < 0.003)
+    let text = try runAngpix(["calibrate", "map", map, reference, "--resolution", "3.5"])
+    #expect(text.stdout.contains("overlay:         by the header origins"))
+    let bad = try runAngpix(["calibrate", "map", map, reference, "--overlay", "middle"])
+    #expect(bad.status != 0 && bad.stderr.contains("--overlay must be auto, origin or centre"))
+}
