@@ -7,7 +7,7 @@
 //   2. coarse scan of s over the range (steps of at most 1 %), t fixed (the model is scaled about
 //      its centroid, so the best t hardly depends on s);
 //   3. golden-section search between the coarse neighbours of the best point;
-//   4. refine B, t (and ω) again at the best s, and repeat the golden section in a narrower bracket,
+//   4. refine B, t (and ω, the first time) again at the best s, and repeat the golden section in a narrower bracket,
 //      until s moves by less than 10⁻⁴ (at most three times);
 //   5. the curvature of the score at the optimum gives the uncertainty (see `ScaleUncertainty`).
 
@@ -74,12 +74,13 @@ func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Do
         let norm = (v * v).sum().squareRoot()
         return norm > limit ? v * (limit / norm) : v
     }
-    func refinePosition(at s: Double) {
+    func refinePosition(at s: Double, rotation: Bool = false) {
         t = clampOffset(refineOffset(t, h: 0.3, maxStep: 1.0, tolerance: 0.03, iterations: 4) {
             score(s, clampOffset($0), omega, extra)
         }.offset)
-        guard maxRotation != nil else { return }
-        // Rotation about the centroid hardly moves the best offset: one pass each.
+        guard rotation, maxRotation != nil else { return }
+        // Rotation about the centroid hardly moves the best offset, nor the best scale: it is
+        // refined at the start and once more at the first fine optimum only.
         omega = clampRotation(refineOffset(omega, h: 0.4, maxStep: 1.5, tolerance: 0.03, iterations: 4) {
             score(s, t, clampRotation($0), extra)
         }.offset)
@@ -91,7 +92,7 @@ func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Do
         }.x
     }
     let start = min(max(1.0, range.lowerBound), range.upperBound)
-    refinePosition(at: start)
+    refinePosition(at: start, rotation: true)
     if extraRange != nil {
         refineExtra(at: start)
         refinePosition(at: start)
@@ -112,9 +113,9 @@ func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Do
     var fine = goldenSectionMaximum(lo, hi, tolerance: 1e-5) { score($0, t, omega, extra) }
     // Refine B and the position at the best scale, then search again in a narrower bracket, until
     // the scale moves by less than 10⁻⁴ (B and s are correlated for small models at low resolution).
-    for _ in 0..<3 {
+    for pass in 0..<3 {
         refineExtra(at: fine.x)
-        refinePosition(at: fine.x)
+        refinePosition(at: fine.x, rotation: pass == 0)
         lo = max(range.lowerBound, fine.x - step / 2)
         hi = min(range.upperBound, fine.x + step / 2)
         let previous = fine.x
