@@ -121,3 +121,18 @@ private func writeCase(_ dir: TemporaryDirectory, name: String, truePixel: Doubl
     let bad = try runAngpix(["calibrate", "map", map, reference, "--overlay", "middle"])
     #expect(bad.status != 0 && bad.stderr.contains("--overlay must be auto, origin or centre"))
 }
+
+@Test func testCalibrateModelRefineRotationReportsTheRotation() throws {
+    let dir = TemporaryDirectory()
+    let (map, model) = try writeCase(dir, name: "r", truePixel: 1.0, headerPixel: 1.03, size: 48)
+    let result = try runAngpix(["calibrate", "model", map, model, "--resolution", "3", "--refine-rotation", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let rotation = try #require(json["rotation"] as? [Double])
+    let angle = try #require(json["rotationAngle"] as? Double)
+    #expect(rotation.count == 3 && angle < 0.5)        // the model is not turned: no rotation found
+    #expect(abs(try #require(json["pixelSize"] as? Double) - 1.0) < 0.003)
+    let plain = try runAngpix(["calibrate", "model", map, model, "--resolution", "3"])
+    let plainJSON = try runAngpix(["calibrate", "model", map, model, "--resolution", "3", "--json"])
+    #expect(!plain.stdout.contains("rotation:") && !plainJSON.stdout.contains("\"rotation\""))
+}
