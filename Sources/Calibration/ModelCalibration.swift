@@ -24,6 +24,13 @@ public struct CalibrationOptions: Sendable {
     public var refineBFactor = true
     /// Largest offset refined (Å).
     public var maxOffset: Double = 5
+    /// Refine a small rotation of the model about its centroid (at most `maxRotation` degrees)
+    /// together with its offset. Off by default: see README ("Calibration against a model").
+    public var refineRotation = false
+    /// Largest rotation refined (degrees).
+    public var maxRotation: Double = 5
+    /// The model's file, named in errors about its atoms.
+    public var modelPath: String?
 
     public init(resolution: Double? = nil, scaleRange: ClosedRange<Double> = 0.90...1.10, maskRadius: Double = 3,
                 skipUnknownElements: Bool = false) {
@@ -61,6 +68,11 @@ public struct CalibrationResult: Sendable, Codable {
     public var resolution: Double
     /// The refined offset of the model (Å, in the map's frame at the best pixel size).
     public var offset: [Double]
+    /// The refined rotation of the model about its centroid, as a rotation vector (degrees: the
+    /// rotation by its length about its direction), when rotation was refined.
+    public var rotation: [Double]?
+    /// The angle of that rotation (degrees).
+    public var rotationAngle: Double?
     /// The refined overall B-factor of the model map (Å²), for model calibrations.
     public var overallBFactor: Double?
     /// The score against the pixel size: coarse scan plus the optimum.
@@ -84,7 +96,7 @@ public enum ModelCalibration {
     public static func run(map input: DensityGrid, atoms: [Atom], options: CalibrationOptions = CalibrationOptions()) throws -> CalibrationResult {
         try options.validate(pixelSize: input.pixelSize)
         let resolution = options.resolution ?? 2.5 * input.pixelSize
-        let prepared = try DensityAtoms(atoms: atoms, skipUnknownElements: options.skipUnknownElements)
+        let prepared = try DensityAtoms(atoms: atoms, skipUnknownElements: options.skipUnknownElements, path: options.modelPath)
         guard prepared.count > 0 else { throw CalibrationError.emptyMask }
         let lowPassB = ModelMapSettings.lowPassBFactor(resolution: resolution)
         var map = input
@@ -92,18 +104,24 @@ public enum ModelCalibration {
                             sigma: GaussianFilter.sigma(bFactor: lowPassB) / map.pixelSize)
         let maxOffset = options.maxOffset / input.pixelSize
         let scorer = try ModelScorer(map: map, atoms: prepared, lowPassB: lowPassB, maskRadius: options.maskRadius,
-                                     scaleRange: options.scaleRange, maxOffset: maxOffset)
+                                     scaleRange: options.scaleRange, maxOffset: maxOffset,
+                                     maxRotation: options.refineRotation ? options.maxRotation : 0)
         let search = searchScale(range: options.scaleRange, nominalPixel: input.pixelSize, maxOffset: maxOffset,
-                                 extraRange: options.refineBFactor ? 0...300 : nil, extraStart: 0) { s, t, b in
-            scorer.score(scale: s, offset: t, overallB: b)
+                                 maxRotation: options.refineRotation ? options.maxRotation : nil,
+                                 extraRange: options.refineBFactor ? 0...300 : nil, extraStart: 0) { s, t, r, b in
+            scorer.score(scale: s, offset: t, rotation: r, overallB: b)
         }
-        _ = scorer.score(scale: search.scale, offset: search.offset, overallB: search.extra)
+        _ = scorer.score(scale: search.scale, offset: search.offset, rotation: search.rotation, overallB: search.extra)
         let bestPixel = search.scale * input.pixelSize
         let samples = ScaleUncertainty.independentSamples(maskVoxels: scorer.lastMaskWeight, pixelSize: bestPixel, resolution: resolution)
         let sigmaScale = ScaleUncertainty.sigma(score: search.score, curvature: search.curvature, independentSamples: samples)
         var warnings = [biasWarning]
         if search.atEdge {
             warnings.append("the best pixel size lies at the edge of the searched range: widen --range")
+        }
+        let angle = SmallRotation(degrees: search.rotation).angle
+        if options.refineRotation && angle > 0.9 * options.maxRotation {
+            warnings.append(String(format: "the refined rotation (%.2f°) is at its limit of %.1f°: fit the model into the map first", angle, options.maxRotation))
         }
         if search.score < 0.3 {
             warnings.append("weak correlation (\(String(format: "%.2f", search.score))): check that the model is fitted into the map and the resolution is right")
@@ -115,6 +133,8 @@ public enum ModelCalibration {
             nominalPixelSize: input.pixelSize, pixelSize: bestPixel, uncertainty: sigmaScale * input.pixelSize,
             scale: search.scale, score: search.score, resolution: resolution,
             offset: [search.offset.x, search.offset.y, search.offset.z].map { $0 * bestPixel },
+            rotation: options.refineRotation ? [search.rotation.x, search.rotation.y, search.rotation.z] : nil,
+            rotationAngle: options.refineRotation ? angle : nil,
             overallBFactor: options.refineBFactor ? search.extra : nil, curve: search.curve,
             independentSamples: samples, evaluations: scorer.evaluations, atoms: prepared.count, warnings: warnings)
     }

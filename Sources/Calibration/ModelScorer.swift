@@ -1,8 +1,9 @@
 // The score of a map against an atomic model at a trial pixel size.
 // Reinterpreting the map's voxel size p0 as s·p0 is the same as scaling the model's coordinates by
-// 1/s: atom j goes to voxel  c_v + (x_j - c) / (s·p0) + t,  where c is the model's centroid (Å),
-// c_v = (c - origin) / p0 its voxel position at the nominal pixel size (the model is fitted into
-// the map as read, origin from the header), and t a refined offset (voxels). So the map is never
+// 1/s: atom j goes to voxel  c_v + R(ω)(x_j - c) / (s·p0) + t,  where c is the model's centroid
+// (Å), c_v = (c - origin) / p0 its voxel position at the nominal pixel size (the model is fitted
+// into the map as read, origin from the header), t a refined offset (voxels) and R(ω) an optional
+// small rotation about the centroid (ω a rotation vector in degrees, see SmallRotation). So the map is never
 // resampled: the model is re-rendered (DensityRenderer, separable Gaussians, cost ∝ atoms) inside a
 // box around the atoms, with the same low-pass as the map's in voxel units (B_res·s² in Å² at the
 // trial pixel size) plus an overall B.
@@ -31,7 +32,7 @@ final class ModelScorer: @unchecked Sendable {
     private(set) var lastMaskWeight = 0.0
 
     init(map: DensityGrid, atoms: DensityAtoms, lowPassB: Double, maskRadius: Double, maskEdge: Double = 2,
-         scaleRange: ClosedRange<Double>, maxOffset: Double) throws {
+         scaleRange: ClosedRange<Double>, maxOffset: Double, maxRotation: Double = 0) throws {
         self.map = map
         self.atoms = atoms
         self.lowPassB = lowPassB
@@ -44,19 +45,23 @@ final class ModelScorer: @unchecked Sendable {
         // The box: atoms at both ends of the range, padded by the widest reach.
         var lo = SIMD3<Double>(repeating: .infinity), hi = SIMD3<Double>(repeating: -.infinity)
         var inside = 0
+        var radius = 0.0
         let upper = SIMD3<Double>(Double(map.nx - 1), Double(map.ny - 1), Double(map.nz - 1))
         for p in atoms.positions {
             for s in [scaleRange.lowerBound, scaleRange.upperBound] {
                 let v = centroidVoxel + (p - centroid) / (s * map.pixelSize)
                 lo = pointwiseMin(lo, v); hi = pointwiseMax(hi, v)
             }
+            radius = max(radius, ((p - centroid) * (p - centroid)).sum().squareRoot())
             let v = (p - map.origin) / map.pixelSize
             if all(v .>= .zero) && all(v .<= upper) { inside += 1 }
         }
         if inside * 2 < atoms.count { throw CalibrationError.modelOutsideMap(inside: inside, total: atoms.count) }
         let widest = (atoms.widths.max() ?? 50) + lowPassB * scaleRange.upperBound * scaleRange.upperBound + 300
         let reachÅ = max((widest * log(1000.0)).squareRoot() / (2 * Double.pi), maskRadius + maskEdge)
-        let pad = reachÅ / (scaleRange.lowerBound * map.pixelSize) + maxOffset + 1
+        // A rotation by at most maxRotation degrees moves an atom by at most 2 r sin(θ/2) ≤ r θ.
+        let turn = radius * maxRotation * Double.pi / 180 / (scaleRange.lowerBound * map.pixelSize)
+        let pad = reachÅ / (scaleRange.lowerBound * map.pixelSize) + maxOffset + turn + 1
         let l = SIMD3<Int>(pointwiseMax(SIMD3<Double>.zero, (lo - pad).rounded(.down)))
         let h = SIMD3<Int>(pointwiseMin(upper, (hi + pad).rounded(.up)))
         box = VoxelBox(lower: l, size: h &- l &+ 1)
@@ -64,19 +69,23 @@ final class ModelScorer: @unchecked Sendable {
         distance2 = [Float](repeating: 0, count: box.count)
     }
 
-    /// Voxel positions of the atoms at scale `s` and offset `t`.
-    func positions(scale s: Double, offset t: SIMD3<Double>) -> [SIMD3<Double>] {
+    /// Voxel positions of the atoms at scale `s`, offset `t` and rotation `ω` (degrees).
+    func positions(scale s: Double, offset t: SIMD3<Double>, rotation: SIMD3<Double> = .zero) -> [SIMD3<Double>] {
         let f = 1 / (s * map.pixelSize)
         let base = centroidVoxel + t
-        return atoms.positions.map { base + ($0 - centroid) * f }
+        if rotation == .zero {
+            return atoms.positions.map { base + ($0 - centroid) * f }
+        }
+        let r = SmallRotation(degrees: rotation)
+        return atoms.positions.map { base + r.apply($0 - centroid) * f }
     }
 
-    /// The weighted correlation at scale `s`, offset `t` (voxels) and overall B (Å²).
-    func score(scale s: Double, offset t: SIMD3<Double>, overallB: Double) -> Double {
+    /// The weighted correlation at scale `s`, offset `t` (voxels), rotation `ω` (degrees) and overall B (Å²).
+    func score(scale s: Double, offset t: SIMD3<Double>, rotation: SIMD3<Double> = .zero, overallB: Double) -> Double {
         evaluations += 1
         let pixel = s * map.pixelSize
         let box = self.box
-        let voxels = positions(scale: s, offset: t)
+        let voxels = positions(scale: s, offset: t, rotation: rotation)
         // Model density.
         rho.withUnsafeMutableBufferPointer { out in
             out.update(repeating: 0)

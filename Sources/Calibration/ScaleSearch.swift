@@ -1,11 +1,13 @@
 // The search for the scale s of a map's voxel size (true pixel = s × nominal) that maximises a
 // score, with the position refined together with s:
-//   1. at s = 1, refine the offset t (diagonal Newton on central differences) and any extra
-//      parameter (the overall B of a model map, by golden section);
+//   1. at s = 1, refine the offset t (diagonal Newton on central differences), optionally a small
+//      rotation ω about the model's centroid (the same Newton steps on the rotation vector, in
+//      degrees, at most `maxRotation`), and any extra parameter (the overall B of a model map, by
+//      golden section);
 //   2. coarse scan of s over the range (steps of at most 1 %), t fixed (the model is scaled about
 //      its centroid, so the best t hardly depends on s);
 //   3. golden-section search between the coarse neighbours of the best point;
-//   4. refine B and t again at the best s, and repeat the golden section in a narrower bracket,
+//   4. refine B, t (and ω, the first time) again at the best s, and repeat the golden section in a narrower bracket,
 //      until s moves by less than 10⁻⁴ (at most three times);
 //   5. the curvature of the score at the optimum gives the uncertainty (see `ScaleUncertainty`).
 
@@ -48,34 +50,49 @@ struct ScaleSearchResult {
     var scale: Double
     var score: Double
     var offset: SIMD3<Double>
+    /// The refined rotation vector (degrees); zero when rotation is not refined.
+    var rotation: SIMD3<Double>
     var extra: Double
     var curve: [ScorePoint]
     var curvature: Double
     var atEdge: Bool
 }
 
-/// Runs the search; `score(s, t, extra)` evaluates; `extraRange` (if any) is refined by golden section.
-func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Double,
+/// Runs the search; `score(s, t, ω, extra)` evaluates; a rotation ω (degrees) is refined when
+/// `maxRotation` is given; `extraRange` (if any) is refined by golden section.
+func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Double, maxRotation: Double? = nil,
                  extraRange: ClosedRange<Double>?, extraStart: Double,
-                 score: (Double, SIMD3<Double>, Double) -> Double) -> ScaleSearchResult {
+                 score: (Double, SIMD3<Double>, SIMD3<Double>, Double) -> Double) -> ScaleSearchResult {
     var t = SIMD3<Double>.zero
+    var omega = SIMD3<Double>.zero
     var extra = extraStart
     func clampOffset(_ v: SIMD3<Double>) -> SIMD3<Double> {
         pointwiseMin(SIMD3(repeating: maxOffset), pointwiseMax(SIMD3(repeating: -maxOffset), v))
     }
-    func refinePosition(at s: Double) {
+    func clampRotation(_ v: SIMD3<Double>) -> SIMD3<Double> {
+        guard let limit = maxRotation else { return .zero }
+        let norm = (v * v).sum().squareRoot()
+        return norm > limit ? v * (limit / norm) : v
+    }
+    func refinePosition(at s: Double, rotation: Bool = false) {
         t = clampOffset(refineOffset(t, h: 0.3, maxStep: 1.0, tolerance: 0.03, iterations: 4) {
-            score(s, clampOffset($0), extra)
+            score(s, clampOffset($0), omega, extra)
+        }.offset)
+        guard rotation, maxRotation != nil else { return }
+        // Rotation about the centroid hardly moves the best offset, nor the best scale: it is
+        // refined at the start and once more at the first fine optimum only.
+        omega = clampRotation(refineOffset(omega, h: 0.4, maxStep: 1.5, tolerance: 0.03, iterations: 4) {
+            score(s, t, clampRotation($0), extra)
         }.offset)
     }
     func refineExtra(at s: Double) {
         guard let r = extraRange else { return }
         extra = goldenSectionMaximum(r.lowerBound, r.upperBound, tolerance: max(2, 0.02 * (r.upperBound - r.lowerBound))) {
-            score(s, t, $0)
+            score(s, t, omega, $0)
         }.x
     }
     let start = min(max(1.0, range.lowerBound), range.upperBound)
-    refinePosition(at: start)
+    refinePosition(at: start, rotation: true)
     if extraRange != nil {
         refineExtra(at: start)
         refinePosition(at: start)
@@ -88,33 +105,33 @@ func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Do
     var curve: [ScorePoint] = []
     for i in 0...steps {
         let s = range.lowerBound + Double(i) * step
-        curve.append(ScorePoint(scale: s, pixelSize: s * nominalPixel, score: score(s, t, extra)))
+        curve.append(ScorePoint(scale: s, pixelSize: s * nominalPixel, score: score(s, t, omega, extra)))
     }
     var best = curve.indices.max { curve[$0].score < curve[$1].score }!
     // Fine search in the bracket of the best coarse point's neighbours.
     var lo = curve[max(0, best - 1)].scale, hi = curve[min(curve.count - 1, best + 1)].scale
-    var fine = goldenSectionMaximum(lo, hi, tolerance: 1e-5) { score($0, t, extra) }
+    var fine = goldenSectionMaximum(lo, hi, tolerance: 1e-5) { score($0, t, omega, extra) }
     // Refine B and the position at the best scale, then search again in a narrower bracket, until
     // the scale moves by less than 10⁻⁴ (B and s are correlated for small models at low resolution).
-    for _ in 0..<3 {
+    for pass in 0..<3 {
         refineExtra(at: fine.x)
-        refinePosition(at: fine.x)
+        refinePosition(at: fine.x, rotation: pass == 0)
         lo = max(range.lowerBound, fine.x - step / 2)
         hi = min(range.upperBound, fine.x + step / 2)
         let previous = fine.x
-        fine = goldenSectionMaximum(lo, hi, tolerance: 2e-5) { score($0, t, extra) }
+        fine = goldenSectionMaximum(lo, hi, tolerance: 2e-5) { score($0, t, omega, extra) }
         if abs(fine.x - previous) < 1e-4 { break }
     }
     // Curvature at the optimum.
     let delta = max(0.002, step / 4)
-    let f0 = score(fine.x, t, extra)
-    let fp = score(fine.x + delta, t, extra), fm = score(fine.x - delta, t, extra)
+    let f0 = score(fine.x, t, omega, extra)
+    let fp = score(fine.x + delta, t, omega, extra), fm = score(fine.x - delta, t, omega, extra)
     let curvature = (fp + fm - 2 * f0) / (delta * delta)
     let edge = fine.x - range.lowerBound < step / 2 || range.upperBound - fine.x < step / 2
     // The curve: coarse points plus the optimum, sorted.
     curve.append(ScorePoint(scale: fine.x, pixelSize: fine.x * nominalPixel, score: f0))
     curve.sort { $0.scale < $1.scale }
     best = 0
-    return ScaleSearchResult(scale: fine.x, score: f0, offset: t, extra: extra, curve: curve,
+    return ScaleSearchResult(scale: fine.x, score: f0, offset: t, rotation: omega, extra: extra, curve: curve,
                              curvature: curvature, atEdge: edge)
 }

@@ -11,7 +11,9 @@ public enum ModelError: AngpixError, Equatable {
     case notAModel(path: String, reason: String)
     case gzip(path: String, reason: String)
     case missingColumn(path: String, label: String)
-    case noScatteringFactors(elements: [String])
+    /// Elements without a scattering factor; `path`/`line`/`atomName` locate the first such atom
+    /// (path nil when the atoms did not come from a file).
+    case noScatteringFactors(elements: [String], path: String? = nil, line: Int = 0, atomName: String = "")
     case invalidGrid(String)
 
     public var description: String {
@@ -30,8 +32,12 @@ public enum ModelError: AngpixError, Equatable {
             return "\(path): cannot decompress: \(reason)"
         case .missingColumn(let path, let label):
             return "\(path): the _atom_site table has no \(label) column"
-        case .noScatteringFactors(let elements):
-            return "no electron scattering factors (Peng et al. 1996) for element(s) \(elements.joined(separator: ", ")) in angpix's table; "
+        case .noScatteringFactors(let elements, let path, let line, let atomName):
+            var place = ""
+            if let path { place = line > 0 ? "\(path):\(line): " : "\(path): " }
+            let first = atomName.isEmpty ? "" : " (first: atom \"\(atomName)\")"
+            return place + "no electron scattering factors (Peng et al. 1996, H to Bi) for element(s) "
+                + "\(elements.joined(separator: ", "))\(first) in angpix's table; "
                 + "remove those atoms or pass --skip-unknown-elements"
         case .invalidGrid(let message):
             return message

@@ -73,10 +73,11 @@ public struct DensityAtoms: Sendable {
     public var count: Int { positions.count }
 
     /// Prepares `atoms`; throws `ModelError.noScatteringFactors` for elements missing from the table
-    /// unless `skipUnknownElements`.
-    public init(atoms: [Atom], skipUnknownElements: Bool = false) throws {
+    /// unless `skipUnknownElements`; `path` (the model's file) is named in that error.
+    public init(atoms: [Atom], skipUnknownElements: Bool = false, path: String? = nil) throws {
         var factors: [String: ScatteringFactor] = [:]
         var missing: [String: Int] = [:]
+        var firstMissing: Atom?
         amplitudes = []; widths = []; positions = []
         amplitudes.reserveCapacity(atoms.count * 5); widths.reserveCapacity(atoms.count * 5)
         positions.reserveCapacity(atoms.count)
@@ -89,6 +90,7 @@ public struct DensityAtoms: Sendable {
                 f = found
             } else {
                 missing[atom.element, default: 0] += 1
+                if firstMissing == nil { firstMissing = atom }
                 continue
             }
             guard atom.occupancy > 0 else { continue }
@@ -99,7 +101,8 @@ public struct DensityAtoms: Sendable {
             positions.append(SIMD3(atom.x, atom.y, atom.z))
         }
         if !missing.isEmpty && !skipUnknownElements {
-            throw ModelError.noScatteringFactors(elements: missing.keys.sorted())
+            throw ModelError.noScatteringFactors(elements: missing.keys.sorted(), path: path,
+                                                 line: firstMissing?.line ?? 0, atomName: firstMissing?.name ?? "")
         }
         skipped = missing
     }
@@ -225,15 +228,16 @@ public enum DensityRenderer {
 public enum ModelMap {
     /// The map of `model` on `grid` (x fastest), in Å⁻² (f in Å per Å³).
     public static func simulate(_ model: AtomicModel, grid: MapGrid, settings: ModelMapSettings = ModelMapSettings()) throws -> [Float] {
-        try simulate(atoms: model.atoms, grid: grid, settings: settings)
+        try simulate(atoms: model.atoms, grid: grid, settings: settings, path: model.path)
     }
 
     /// The map of `atoms` on `grid`.
-    public static func simulate(atoms: [Atom], grid: MapGrid, settings: ModelMapSettings = ModelMapSettings()) throws -> [Float] {
+    public static func simulate(atoms: [Atom], grid: MapGrid, settings: ModelMapSettings = ModelMapSettings(),
+                                path: String? = nil) throws -> [Float] {
         guard grid.nx > 0, grid.ny > 0, grid.nz > 0, grid.pixelSize > 0, grid.pixelSize.isFinite else {
             throw ModelError.invalidGrid("invalid grid \(grid.nx)×\(grid.ny)×\(grid.nz) at \(grid.pixelSize) Å")
         }
-        let prepared = try DensityAtoms(atoms: atoms, skipUnknownElements: settings.skipUnknownElements)
+        let prepared = try DensityAtoms(atoms: atoms, skipUnknownElements: settings.skipUnknownElements, path: path)
         let positions = prepared.positions.map { ($0 - grid.origin) / grid.pixelSize }
         var map = [Float](repeating: 0, count: grid.count)
         map.withUnsafeMutableBufferPointer { out in

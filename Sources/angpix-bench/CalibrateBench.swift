@@ -1,7 +1,8 @@
 // angpix-bench calibrate: `calibrate model` on a 256³ map with a 10,000-atom model (1orc tiled on a
-// lattice), and `calibrate map` on two 256³ maps, side by side with EMDA's map-to-map
-// magnification refinement (`emda magref`) on the same maps when EMDA installs from PyPI (into a
-// virtual environment under ./bench-data; otherwise the run says it is unavailable).
+// lattice), with and without --refine-rotation, and `calibrate map` on two 256³ maps, side by side
+// with EMDA's map-to-map magnification refinement (what `emda magref` runs) on the same maps in
+// the same run when EMDA is installed for python3 (see README, Benchmarks; otherwise, or when
+// EMDA fails at run time, the run says why and goes on).
 // The maps are simulated at 1.0 Å with a header stating 1.03 Å; the recovered pixel size is printed.
 
 import AngpixCore
@@ -23,7 +24,7 @@ struct CalibrateBench: ParsableCommand {
     @Option(help: "Box size of the maps (voxels).") var size = 256
     @Option(help: "Atoms in the tiled model.") var atoms = 10_000
     @Option(help: "Folder for generated inputs.") var data = "bench-data/calibrate"
-    @Flag(help: "Do not try to install and run EMDA.") var noEmda = false
+    @Flag(help: "Do not run EMDA.") var noEmda = false
 
     @Option(help: "Run only \"model\" or \"map\".") var only: String?
 
@@ -96,6 +97,31 @@ struct CalibrateBench: ParsableCommand {
             print(String(format: "angpix calibrate model (read map + search): %.2f s (CPU %.2f s)  -> %.5f ± %.5f Å (true %.4f), CC %.3f, %d evaluations",
                          modelTime, lastCPU, r.pixelSize, r.uncertainty, truePixel, r.score, r.evaluations))
         }
+        // The same with --refine-rotation, the model turned by 2° about its centroid.
+        let turn = SIMD3<Double>(1.2, -1.4, 0.9)
+        let rotation = SmallRotation(degrees: turn)
+        var fc = SIMD3<Double>.zero
+        for a in fitted { fc += SIMD3(a.x, a.y, a.z) }
+        fc /= Double(fitted.count)
+        let turned = fitted.map { a -> Atom in
+            var b = a
+            let p = rotation.apply(SIMD3(a.x, a.y, a.z) - fc) + fc
+            b.x = p.x; b.y = p.y; b.z = p.z
+            return b
+        }
+        var rotated: CalibrationResult?
+        let rotationTime = try seconds {
+            let m = try MRCFile.readMap(path: mapPath)
+            let map = DensityGrid(nx: m.nx, ny: m.ny, nz: m.nz, pixelSize: m.pixelSize, data: m.data)
+            var options = CalibrationOptions(resolution: 3)
+            options.refineRotation = true
+            rotated = try ModelCalibration.run(map: map, atoms: turned, options: options)
+        }
+        if let r = rotated, let w = r.rotation {
+            let residual = SmallRotation(degrees: SIMD3(w[0], w[1], w[2])).then(rotation).angle
+            print(String(format: "angpix calibrate model --refine-rotation (model turned 2.05°): %.2f s (CPU %.2f s)  -> %.5f Å, rotation %.2f° (residual %.2f°), CC %.3f, %d evaluations",
+                         rotationTime, lastCPU, r.pixelSize, r.rotationAngle ?? 0, residual, r.score, r.evaluations))
+        }
         }
         if only == "model" { return }
         var mapResult: CalibrationResult?
@@ -110,7 +136,8 @@ struct CalibrateBench: ParsableCommand {
                          mapTime, lastCPU, r.pixelSize, r.uncertainty, truePixel, r.score, r.evaluations))
         }
         if noEmda { return }
-        runEmda(map: mapPath, reference: referencePath, angpixSeconds: mapTime)
+        runEmda(map: mapPath, reference: referencePath, headerPixel: headerPixel, truePixel: truePixel,
+                angpix: mapResult, angpixSeconds: mapTime)
     }
 
     /// The path of a file of ../shared/data (beside the package).
@@ -119,13 +146,21 @@ struct CalibrateBench: ParsableCommand {
         return here.deletingLastPathComponent().appendingPathComponent("shared/data/\(name)").path
     }
 
-    func runEmda(map: String, reference: String, angpixSeconds: Double) {
-        let venv = "bench-data/emda-venv"
-        let fm = FileManager.default
-        func run(_ exe: String, _ args: [String]) -> (Int32, String) {
+    /// EMDA's map-to-map magnification refinement (emda.ext.magnification, what `emda magref`
+    /// runs) on the same two maps, through a small driver script: EMDA 1.1.6's command-line entry
+    /// fails on numpy ≥ 1.24 (it uses the removed alias np.float at import), and its translation
+    /// step imports emda.ext.sym.refine_symaxis, which imports proshade (used only by EMDA's
+    /// symmetry search) at module level; the driver restores the numpy aliases and stands in an
+    /// empty proshade module, then calls emda_methods.mapmagnification as `emda magref --map MAP
+    /// --ref REFERENCE --res 3` does (no --fit). EMDA's answer is a magnification k of MAP against
+    /// REFERENCE after resampling MAP onto REFERENCE's grid with the header pixel sizes, so MAP's
+    /// pixel size is header / k.
+    func runEmda(map: String, reference: String, headerPixel: Double, truePixel: Double, angpix: CalibrationResult?, angpixSeconds: Double) {
+        func run(_ exe: String, _ args: [String], cwd: String? = nil) -> (Int32, String) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: exe)
             p.arguments = args
+            if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
             let pipe = Pipe()
             p.standardOutput = pipe; p.standardError = pipe
             do { try p.run() } catch { return (-1, "\(error)") }
@@ -133,27 +168,61 @@ struct CalibrateBench: ParsableCommand {
             p.waitUntilExit()
             return (p.terminationStatus, String(decoding: out, as: UTF8.self))
         }
-        if !fm.isExecutableFile(atPath: "\(venv)/bin/emda") {
-            print("installing emda from PyPI into \(venv) ...")
-            _ = run("/usr/bin/env", ["python3", "-m", "venv", "--system-site-packages", venv])
-            var (status, out) = run("\(venv)/bin/pip", ["install", "-q", "emda"])
-            if status != 0 {
-                // EMDA's setup imports numpy at build time: retry against the system's numpy.
-                (status, out) = run("\(venv)/bin/pip", ["install", "-q", "--no-build-isolation", "emda"])
-            }
-            if status != 0 || !fm.isExecutableFile(atPath: "\(venv)/bin/emda") {
-                print("emda: unavailable (pip install emda failed: \(out.split(separator: "\n").last ?? ""))")
-                return
-            }
-        }
-        let start = DispatchTime.now().uptimeNanoseconds
-        let (status, out) = run("\(venv)/bin/emda", ["magref", "--map", map, "--ref", reference, "--res", "3"])
-        let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        if status != 0 {
-            print("emda magref: failed (status \(status)): \(out.split(separator: "\n").suffix(3).joined(separator: " | "))")
+        let (found, version) = run("/usr/bin/env", ["python3", "-c", "import importlib.metadata as m; print(m.version('emda'))"])
+        if found != 0 {
+            print("emda: unavailable (not installed for python3; see README, Benchmarks, for the install recipe)")
             return
         }
-        let tail = out.split(separator: "\n").filter { $0.lowercased().contains("mag") }.suffix(3).joined(separator: " | ")
-        print(String(format: "emda magref (same maps):                   %.2f s  (angpix/emda time ratio %.2f)  %@", t, angpixSeconds / t, tail))
+        let work = (data as NSString).appendingPathComponent("emda")
+        let driver = (work as NSString).appendingPathComponent("emda_magref.py")
+        let script = """
+        import sys, time, types
+        import numpy as np
+        for name, value in (("float", float), ("int", int), ("complex", complex), ("bool", bool)):
+            if name not in np.__dict__:
+                setattr(np, name, value)
+        sys.modules.setdefault("proshade", types.ModuleType("proshade"))
+        from emda import emda_methods as em
+        start = time.time()
+        em.mapmagnification(maplist=[sys.argv[1]], rmap=sys.argv[2], resol=float(sys.argv[3]), fit_optimize=False)
+        print("EMDA_SECONDS %.3f" % (time.time() - start))
+        """
+        do {
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+            try script.write(toFile: driver, atomically: true, encoding: .utf8)
+        } catch {
+            print("emda: cannot write its driver script: \(error)")
+            return
+        }
+        let absolute = { (p: String) in URL(fileURLWithPath: p).standardizedFileURL.path }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (status, out) = run("/usr/bin/env", ["python3", "emda_magref.py", absolute(map), absolute(reference), "3"], cwd: work)
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let lines = out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        if status != 0 {
+            print("emda \(version.trimmingCharacters(in: .whitespacesAndNewlines)) magnification refinement: failed (status \(status)) after \(String(format: "%.1f", wall)) s: "
+                  + lines.filter { !$0.isEmpty }.suffix(3).joined(separator: " | "))
+            return
+        }
+        // The refinement table: "ifit cycle fval magnification"; the last row holds EMDA's answer.
+        var k: Double?
+        for line in lines {
+            let f = line.split(separator: " ").compactMap { Double($0) }
+            if f.count == 4, f[0] == 1, f[1] == f[1].rounded() { k = f[3] }
+        }
+        let inner = lines.first { $0.hasPrefix("EMDA_SECONDS") }.flatMap { Double($0.split(separator: " ").last ?? "") }
+        guard let k, k > 0 else {
+            print("emda magnification refinement: ran (\(String(format: "%.1f", wall)) s) but printed no magnification: "
+                  + lines.filter { !$0.isEmpty }.suffix(3).joined(separator: " | "))
+            return
+        }
+        let emdaPixel = headerPixel / k
+        print(String(format: "emda %@ magnification refinement (same maps, --res 3): %.2f s (inside Python %.2f s)  -> k %.4f, MAP pixel %.5f Å (true %.4f)",
+                     version.trimmingCharacters(in: .whitespacesAndNewlines), wall, inner ?? .nan, k, emdaPixel, truePixel))
+        if let angpix {
+            print(String(format: "calibrate map vs emda: time ratio %.2f (angpix %.2f s / emda %.2f s); pixel size angpix %.5f Å (error %+.3f %%), emda %.5f Å (error %+.3f %%)",
+                         angpixSeconds / wall, angpixSeconds, wall, angpix.pixelSize, (angpix.pixelSize / truePixel - 1) * 100,
+                         emdaPixel, (emdaPixel / truePixel - 1) * 100))
+        }
     }
 }

@@ -19,11 +19,13 @@ struct CalibrateModelCommand: ParsableCommand {
         overall B-factor refined. A coarse scan is followed by a golden-section search; the
         uncertainty comes from the curvature of the score (statistical only). The model must be
         fitted into the map as read (same frame; the map origin is taken from the header).
+        --refine-rotation also refines a small rotation (up to 5°) about the model's centroid.
         A model refined against this same map may be biased towards its pixel size.
 
         Example:
           angpix calibrate model postprocess.mrc model.pdb --resolution 3.2 --plot score.svg
           angpix calibrate model map.mrc model.cif.gz --range 0.95:1.05 --json
+          angpix calibrate model map.mrc model.pdb --resolution 3.5 --refine-rotation
         """
     )
 
@@ -34,6 +36,8 @@ struct CalibrateModelCommand: ParsableCommand {
     @Option(help: "Range of scales of the header's pixel size searched, LOW:HIGH.") var range = "0.90:1.10"
     @Option(name: .customLong("mask-radius"), help: "Radius (Å) around the atoms where the correlation is computed.")
     var maskRadius = 3.0
+    @Flag(name: .customLong("refine-rotation"), help: "Refine a small rotation (up to 5°) of the model with its offset and the scale.")
+    var refineRotation = false
     @Flag(name: .customLong("skip-unknown-elements"), help: "Leave out atoms of elements without scattering factors.")
     var skipUnknownElements = false
     @Option(help: "Write the score curve as an SVG plot.") var plot: String?
@@ -47,14 +51,20 @@ struct CalibrateModelCommand: ParsableCommand {
         var options = CalibrationOptions(resolution: resolution, scaleRange: scaleRange, maskRadius: maskRadius,
                                          skipUnknownElements: skipUnknownElements)
         options.refineBFactor = true
+        options.modelPath = model
+        options.refineRotation = refineRotation
         let result = try ModelCalibration.run(map: grid, atoms: atoms, options: options)
         if let plot {
             try writeScorePlot(result, to: plot, title: "Map against model: correlation vs pixel size",
                                policy: OutputPolicy(overwrite: force, inputs: [map, model]))
         }
         if json { try printJSON(result); return }
-        printCalibration(result, extra: ["overall B:       \(String(format: "%.1f", result.overallBFactor ?? 0)) Å²",
-                                         "atoms:           \(result.atoms ?? 0)"])
+        var extra = ["overall B:       \(String(format: "%.1f", result.overallBFactor ?? 0)) Å²",
+                     "atoms:           \(result.atoms ?? 0)"]
+        if let r = result.rotation, let angle = result.rotationAngle {
+            extra.append(String(format: "rotation:        %.2f° (rotation vector %.2f %.2f %.2f °, about the model's centroid)", angle, r[0], r[1], r[2]))
+        }
+        printCalibration(result, extra: extra)
     }
 }
 

@@ -66,13 +66,18 @@ private func writeCase(_ dir: TemporaryDirectory, name: String, truePixel: Doubl
     #expect(result.stderr.contains("--range must be LOW:HIGH"))
 }
 
-@Test func testCalibrateModelWithUnknownElementNamesIt() throws {
+@Test func testCalibrateModelWithUnknownElementNamesItAndTheLine() throws {
     let dir = TemporaryDirectory()
-    let (map, _) = try writeCase(dir, name: "d", truePixel: 1.0, headerPixel: 1.0, size: 48)
-    let model = try #require(sharedData("4oz7.pdb"))
+    let (map, model) = try writeCase(dir, name: "d", truePixel: 1.0, headerPixel: 1.0, size: 48)
+    // Append a uranium atom (beyond Bi: not in the table) after the model's atoms.
+    var lines = try String(contentsOfFile: model, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    let end = try #require(lines.firstIndex(of: "END"))
+    lines.insert("HETATM 9999  U   URA B   1      20.000  20.000  20.000  1.00 30.00           U", at: end)
+    try lines.joined(separator: "\n").write(toFile: model, atomically: true, encoding: .utf8)
     let result = try runAngpix(["calibrate", "model", map, model])
     #expect(result.status == 1)
-    #expect(result.stderr.contains("Cu") && result.stderr.contains("--skip-unknown-elements"))
+    #expect(result.stderr.contains("\(model):\(end + 1):") && result.stderr.contains("element(s) U"))
+    #expect(result.stderr.contains("--skip-unknown-elements"))
 }
 
 @Test func testCalibrateMapFindsRelativeScale() throws {
@@ -84,4 +89,50 @@ private func writeCase(_ dir: TemporaryDirectory, name: String, truePixel: Doubl
     let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
     let pixel = try #require(json["pixelSize"] as? Double)
     #expect(abs(pixel - 1.1) / 1.1 < 0.003)
+}
+
+@Test func testCalibrateMapHonoursHeaderOriginsAndRejectsBadOverlay() throws {
+    let dir = TemporaryDirectory()
+    let model = try ModelReader.read(path: try #require(sharedData("1orc.pdb"))).model
+    let c = model.centroid
+    let centre = SIMD3(c.x, c.y, c.z)
+    // REFERENCE 1.0 Å (structure 3 Å off its box centre); MAP true 1.1 Å, header 1.14 Å, the
+    // structure 12 Å off its box centre; both headers carry ORIGIN (Å).
+    func write(_ name: String, size: Int, truePixel: Double, headerPixel: Double, offCentre: SIMD3<Double>) throws -> String {
+        let grid = MapGrid(nx: size, ny: size, nz: size, pixelSize: truePixel,
+                           origin: centre - SIMD3(repeating: Double(size / 2) * truePixel) - offCentre)
+        let data = try ModelMap.simulate(model, grid: grid, settings: ModelMapSettings(overallBFactor: 30, resolution: 3.5))
+        var map = MRCMap(nx: size, ny: size, nz: size, pixelSize: headerPixel, data: data)
+        let o = grid.origin * (headerPixel / truePixel)
+        map.origin = MRCTriple(Float(o.x), Float(o.y), Float(o.z))
+        let path = dir.file("\(name).mrc")
+        try MRCFile.write(map, to: path, policy: .init())
+        return path
+    }
+    let reference = try write("ref", size: 56, truePixel: 1.0, headerPixel: 1.0, offCentre: SIMD3(2, -2, 1))
+    let map = try write("mov", size: 52, truePixel: 1.1, headerPixel: 1.14, offCentre: SIMD3(-9, 7, -6))
+    let result = try runAngpix(["calibrate", "map", map, reference, "--resolution", "3.5", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let pixel = try #require(json["pixelSize"] as? Double)
+    #expect(abs(pixel - 1.1) / 1.1 < 0.003)
+    let text = try runAngpix(["calibrate", "map", map, reference, "--resolution", "3.5"])
+    #expect(text.stdout.contains("overlay:         by the header origins"))
+    let bad = try runAngpix(["calibrate", "map", map, reference, "--overlay", "middle"])
+    #expect(bad.status != 0 && bad.stderr.contains("--overlay must be auto, origin or centre"))
+}
+
+@Test func testCalibrateModelRefineRotationReportsTheRotation() throws {
+    let dir = TemporaryDirectory()
+    let (map, model) = try writeCase(dir, name: "r", truePixel: 1.0, headerPixel: 1.03, size: 48)
+    let result = try runAngpix(["calibrate", "model", map, model, "--resolution", "3", "--refine-rotation", "--json"])
+    #expect(result.status == 0, "\(result.stderr)")
+    let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+    let rotation = try #require(json["rotation"] as? [Double])
+    let angle = try #require(json["rotationAngle"] as? Double)
+    #expect(rotation.count == 3 && angle < 0.5)        // the model is not turned: no rotation found
+    #expect(abs(try #require(json["pixelSize"] as? Double) - 1.0) < 0.003)
+    let plain = try runAngpix(["calibrate", "model", map, model, "--resolution", "3"])
+    let plainJSON = try runAngpix(["calibrate", "model", map, model, "--resolution", "3", "--json"])
+    #expect(!plain.stdout.contains("rotation:") && !plainJSON.stdout.contains("\"rotation\""))
 }

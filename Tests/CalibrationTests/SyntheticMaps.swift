@@ -33,7 +33,8 @@ struct SyntheticCase {
 /// the signal's standard deviation over the box), and a header claiming `headerPixel`.
 func syntheticCase(model: AtomicModel, truePixel: Double, headerPixel: Double, size: Int, blurB: Double,
                    resolution: Double, noise: Double, seed: UInt64 = 1,
-                   misplacement: SIMD3<Double> = SIMD3(0.4, -0.3, 0.2)) throws -> SyntheticCase {
+                   misplacement: SIMD3<Double> = SIMD3(0.4, -0.3, 0.2),
+                   misrotation: SIMD3<Double> = .zero) throws -> SyntheticCase {
     let c = model.centroid
     let centre = SIMD3(c.x, c.y, c.z)
     // The centroid falls between voxels on purpose.
@@ -49,9 +50,12 @@ func syntheticCase(model: AtomicModel, truePixel: Double, headerPixel: Double, s
     // The model as fitted at the header pixel size, map origin 0.
     let centroidVoxel = (centre - grid.origin) / truePixel
     let shift = centroidVoxel * headerPixel - centre + misplacement
+    // A misrotation (rotation vector, degrees) turns the model about its centroid.
+    let rotation = SmallRotation(degrees: misrotation)
     let atoms = model.atoms.map { a -> Atom in
         var b = a
-        b.x += shift.x; b.y += shift.y; b.z += shift.z
+        let p = rotation.apply(SIMD3(a.x, a.y, a.z) - centre) + centre + shift
+        b.x = p.x; b.y = p.y; b.z = p.z
         return b
     }
     return SyntheticCase(map: DensityGrid(nx: size, ny: size, nz: size, pixelSize: headerPixel, origin: .zero, data: data),

@@ -80,11 +80,11 @@ import TestSupport
 }
 
 @Test func testMissingScatteringFactorIsAClearErrorUnlessSkipped() throws {
-    let atoms = [Atom(x: 0, y: 0, z: 0, element: "C"), Atom(x: 1, y: 0, z: 0, element: "Cu")]
+    let atoms = [Atom(x: 0, y: 0, z: 0, element: "C"), Atom(x: 1, y: 0, z: 0, element: "Am", name: "AM", line: 7)]
     let grid = MapGrid(nx: 8, ny: 8, nz: 8, pixelSize: 1)
-    #expect(throws: ModelError.noScatteringFactors(elements: ["Cu"])) {
+    #expect(throws: ModelError.noScatteringFactors(elements: ["Am"], line: 7, atomName: "AM")) {
         _ = try ModelMap.simulate(atoms: atoms, grid: grid)
     }
     let prepared = try DensityAtoms(atoms: atoms, skipUnknownElements: true)
-    #expect(prepared.count == 1 && prepared.skipped == ["Cu": 1])
+    #expect(prepared.count == 1 && prepared.skipped == ["Am": 1])
 }
