@@ -71,11 +71,13 @@ struct StarBench: ParsableCommand {
         } else { print("anchor relion_star_handler: not installed") }
         try anchor("starfile (pandas) read", ["python3", "-c", "import starfile,sys; d=starfile.read(sys.argv[1]); print(len(d['particles']))", file])
         try anchor("gemmi.cif read", ["python3", "-c", "import gemmi,sys; d=gemmi.cif.read_file(sys.argv[1]); print(len(d))", file])
-        try anchor("starfile-rs read", ["python3", "-c", "import starfile_rs,sys; d=starfile_rs.read_star(sys.argv[1]); print(len(d))", file])
+        try anchor("starfile-rs read (lazy, text)", ["python3", "-c", "import starfile_rs,sys; d=starfile_rs.read_star(sys.argv[1]); print(len(d))", file])
+        try anchor("starfile-rs read to pandas", ["python3", "-c", "import starfile_rs,sys; d=starfile_rs.read_star(sys.argv[1]); print([len(d[k].to_pandas()) for k in d.keys()])", file])
         print("\nratios (anchor time / angpix time; >1 means angpix is faster):")
         let ours = Dictionary(results.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for a in anchors {
-            let compared = a.name.contains("write") ? ["read+write", "read+write+fsync"] : ["parse-typed", "parse-typed+strings"]
+            let compared = a.name.contains("write") ? ["read+write", "read+write+fsync"]
+                : a.name.contains("lazy") ? ["tokenize"] : ["parse-typed", "parse-typed+strings"]
             for mine in compared.compactMap({ ours[$0] }) {
             print(String(format: "  %@ vs angpix %@ %6.1f× faster, %5.2f× the memory", pad(a.name, 32) as NSString,
                          pad(mine.name, 20) as NSString, a.seconds / mine.seconds, mine.peakMB / max(a.peakMB, 1)))
