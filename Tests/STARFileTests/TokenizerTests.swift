@@ -253,3 +253,43 @@ _rlnOpticsGroup #4
         #expect(inPlace("1.5", as: Int.self) == nil)
     }
 }
+
+/// The word-at-a-time line reader must split rows exactly like the plain rule "values are the runs
+/// of bytes above 0x20", whatever the mix of blanks (spaces, tabs, CR), value lengths (1 to 40
+/// bytes, across 8-byte words), UTF-8 bytes and line lengths, in large tables (parallel path).
+@Suite struct PlainLineTokenizerTests {
+    @Test func rowsSplitExactlyLikeTheWhitespaceRule() throws {
+        var rng = SystemRandomNumberGenerator()
+        let columns = 7
+        let alphabet = Array("0123456789.-+eE@/_abcXYZé€".unicodeScalars).map(String.init)
+        let blanks = [" ", "  ", "\t", " \t ", "        ", "\r"]
+        var expected: [[String]] = []
+        var text = "data_t\n\nloop_\n" + (1...columns).map { "_rlnC\($0) #\($0)\n" }.joined()
+        for _ in 0..<12_000 {   // about 1.7 MB: past the first, sequential megabyte
+            var row: [String] = []
+            var line = Bool.random(using: &rng) ? "" : blanks.randomElement(using: &rng)!
+            for c in 0..<columns {
+                var v = ""
+                for _ in 0..<Int.random(in: 1...40, using: &rng) { v += alphabet.randomElement(using: &rng)! }
+                if v.hasPrefix("_") || v.hasPrefix("d") || v.hasPrefix("l") || v.hasPrefix("s") || v.hasPrefix("g") { v = "x" + v }
+                row.append(v)
+                line += v + (c == columns - 1 ? (Bool.random(using: &rng) ? "" : blanks.randomElement(using: &rng)!) : blanks.randomElement(using: &rng)!)
+            }
+            expected.append(row)
+            text += line + (Bool.random(using: &rng) ? "\n" : "\r\n")
+        }
+        let doc = try STARDocument(text: text, name: "plain.star")
+        let b = try #require(doc.block("t"))
+        #expect(b.rowCount == expected.count)
+        var wrong = 0
+        for c in 0..<columns {
+            let got = try b.strings("rlnC\(c + 1)")
+            for r in 0..<expected.count where got[r] != expected[r][c] {
+                wrong += 1
+                if wrong < 4 { Issue.record("row \(r) column \(c + 1): \(got[r]) vs \(expected[r][c])") }
+            }
+        }
+        #expect(wrong == 0)
+        #expect(doc.serialized() == text)
+    }
+}
