@@ -31,11 +31,7 @@ private func simulatedMap(_ model: AtomicModel, grid: MapGrid, headerPixel: Doub
                           blurB: Double, resolution: Double, noise: Double, seed: UInt64) throws -> DensityGrid {
     var data = try ModelMap.simulate(model, grid: grid, settings: ModelMapSettings(overallBFactor: blurB, resolution: resolution,
                                                                                    skipUnknownElements: true))
-    let n = Double(data.count)
-    let mean = data.reduce(0.0) { $0 + Double($1) } / n
-    let sd = (data.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n).squareRoot()
-    var rng = SplitMix64(state: seed)
-    for i in data.indices { data[i] += Float(noise * sd * rng.gaussian()) }
+    addRelativeNoise(&data, relative: noise, seed: seed)
     return DensityGrid(nx: grid.nx, ny: grid.ny, nz: grid.nz, pixelSize: headerPixel, origin: headerOrigin, data: data)
 }
 

@@ -42,11 +42,7 @@ func syntheticCase(model: AtomicModel, truePixel: Double, headerPixel: Double, s
     grid.origin += SIMD3(0.31, -0.17, 0.23) * truePixel
     var data = try ModelMap.simulate(model, grid: grid, settings: ModelMapSettings(overallBFactor: blurB, resolution: resolution,
                                                                                    skipUnknownElements: true))
-    let n = Double(data.count)
-    let mean = data.reduce(0.0) { $0 + Double($1) } / n
-    let sd = (data.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n).squareRoot()
-    var rng = SplitMix64(state: seed)
-    for i in data.indices { data[i] += Float(noise * sd * rng.gaussian()) }
+    addRelativeNoise(&data, relative: noise, seed: seed)
     // The model as fitted at the header pixel size, map origin 0.
     let centroidVoxel = (centre - grid.origin) / truePixel
     let shift = centroidVoxel * headerPixel - centre + misplacement
@@ -60,4 +56,13 @@ func syntheticCase(model: AtomicModel, truePixel: Double, headerPixel: Double, s
     }
     return SyntheticCase(map: DensityGrid(nx: size, ny: size, nz: size, pixelSize: headerPixel, origin: .zero, data: data),
                          atoms: atoms, truePixelSize: truePixel)
+}
+
+/// Adds Gaussian noise of `relative` times the data's standard deviation (reproducible from `seed`).
+func addRelativeNoise(_ data: inout [Float], relative: Double, seed: UInt64) {
+    let n = Double(data.count)
+    let mean = data.reduce(0.0) { $0 + Double($1) } / n
+    let sd = (data.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n).squareRoot()
+    var rng = SplitMix64(state: seed)
+    for i in data.indices { data[i] += Float(relative * sd * rng.gaussian()) }
 }
