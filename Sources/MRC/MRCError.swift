@@ -27,6 +27,10 @@ public enum MRCError: AngpixError, Equatable {
     case wrongDataCount(path: String, expected: Int, actual: Int)
     /// A pixel size that is zero, negative or not finite where one is required.
     case badPixelSize(path: String, value: Double)
+    /// MAPC MAPR MAPS is not a permutation of 1 2 3 (nor the unset 0 0 0).
+    case badAxisOrder(path: String, mapc: Int, mapr: Int, maps: Int)
+    /// An image stack whose axis order is not 1 2 3 (refused: see MRCStackReader).
+    case stackAxisOrder(path: String, mapc: Int, mapr: Int, maps: Int)
 
     public var description: String {
         switch self {
@@ -52,6 +56,10 @@ public enum MRCError: AngpixError, Equatable {
             return "\(p): the map holds \(actual) values, its dimensions need \(expected)"
         case .badPixelSize(let p, let value):
             return "\(p): pixel size \(value) Å is not positive"
+        case .badAxisOrder(let p, let c, let r, let s):
+            return "\(p): axis order MAPC MAPR MAPS = \(c) \(r) \(s) is not a permutation of 1 2 3"
+        case .stackAxisOrder(let p, let c, let r, let s):
+            return "\(p): image stack with axis order MAPC MAPR MAPS = \(c) \(r) \(s), not 1 2 3: angpix does not read permuted stacks (RELION reads them as stored, ignoring the order); rewrite it with columns = x, rows = y, sections = images"
         }
     }
 }

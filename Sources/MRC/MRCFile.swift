@@ -4,6 +4,20 @@
 // file. Writing is float32 by default, with a complete MRC2014 header (MAP word, machine stamp,
 // DMIN/DMAX/DMEAN/RMS, NVERSION 20140, ISPG 1 for a volume and 0 for an image or image stack),
 // through AtomicFileWriter so that no half-written file is ever left behind.
+//
+// Axis order. A file whose MAPC MAPR MAPS is a permutation other than 1 2 3 (older CCP4 programs,
+// some X-ray tools) stores, e.g., x along its sections. `readMap` returns every map in x, y, z
+// order (x fastest): it permutes the data, the sizes and NXSTART... (which MRC2014 defines per
+// column, row, section), while the voxel size (CELLA / MX...) and ORIGIN are per x, y, z already.
+// Writing always uses 1 2 3. What others do: RELION 3.1 (rwMRC.h) ignores MAPC MAPR MAPS (it
+// neither reads nor checks them, so such a map comes out with its axes swapped); mrcfile 1.5
+// returns the data as stored (shape NZ, NY, NX) and its validator only checks that the three
+// values are a permutation of 1 2 3. We permute because the file says unambiguously where x, y
+// and z are, and a transposed map silently gives a wrong FSC, a wrong model fit and a wrong pixel
+// size in `calibrate`, `postprocess` and `map rescale`; reading as stored would only agree with
+// RELION's mistake. `map info` shows the order and warns that RELION and mrcfile read such a file
+// differently. MAPC MAPR MAPS = 0 0 0 (never set) is taken as 1 2 3; any other non-permutation is
+// an error. Image stacks with a non-standard order are refused (see MRCStackReader).
 
 import AngpixCore
 
@@ -95,7 +109,8 @@ public final class MRCMappedFile: @unchecked Sendable {
     public func decodeSections(_ range: Range<Int>, into destination: UnsafeMutablePointer<Float>) {
         guard !range.isEmpty else { return }
         MRCVoxels.decode(sectionBytes(range.lowerBound), mode: mode, order: header.byteOrder,
-                         nx: header.nx, rows: header.ny * range.count, into: destination)
+                         nx: header.nx, rows: header.ny * range.count, unsignedBytes: header.bytesAreUnsigned,
+                         into: destination)
     }
 
     /// Tells the kernel that the pages wholly inside sections `range` are no longer needed, so
@@ -120,20 +135,58 @@ public enum MRCFile {
         try MRCMappedFile(path: path).header
     }
 
-    /// Reads a whole map (any supported mode, either byte order) as Floats.
+    /// Reads a whole map (any supported mode, either byte order) as Floats, in x, y, z order
+    /// whatever the file's MAPC MAPR MAPS (see the top of this file).
     public static func readMap(path: String) throws -> MRCMap {
         let f = try MRCMappedFile(path: path)
         let h = f.header
-        var map = MRCMap(nx: h.nx, ny: h.ny, nz: h.nz, pixelSize: h.pixelSize)
+        if !h.axisOrderIsValid && !(h.mapc == 0 && h.mapr == 0 && h.maps == 0) {
+            throw MRCError.badAxisOrder(path: path, mapc: h.mapc, mapr: h.mapr, maps: h.maps)
+        }
+        let size = h.mapSize
+        var map = MRCMap(nx: size.x, ny: size.y, nz: size.z, pixelSize: h.pixelSize)
         map.origin = h.origin
-        map.start = MRCTriple(h.nxstart, h.nystart, h.nzstart)
-        let ranges = splitRange(h.nz, into: h.nz >= 8 ? Parallelism.jobs * 2 : 1)
+        map.start = h.mapStart
         let section = h.nx * h.ny
+        if !h.axisOrderIsValid || h.axisOrderIsStandard {
+            let ranges = splitRange(h.nz, into: h.nz >= 8 ? Parallelism.jobs * 2 : 1)
+            map.data.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let base = out.baseAddress!
+                parallelForEach(ranges.count) { i in
+                    let r = ranges[i]
+                    f.decodeSections(r, into: base + r.lowerBound * section)
+                }
+            }
+            return map
+        }
+        // Permuted: decode a few stored sections at a time and scatter each voxel (column c,
+        // row r, section s) to its x, y, z place. The strides in the x-fastest output of the
+        // axes that the columns, rows and sections run along:
+        let xyzStride = [1, size.x, size.x * size.y]
+        let sc = xyzStride[h.mapc - 1], sr = xyzStride[h.mapr - 1], ss = xyzStride[h.maps - 1]
+        let nc = h.nx, nr = h.ny
+        let ranges = splitRange(h.nz, into: h.nz >= 8 ? Parallelism.jobs * 2 : 1)
         map.data.withUnsafeMutableBufferPointer { out in
             nonisolated(unsafe) let base = out.baseAddress!
             parallelForEach(ranges.count) { i in
-                let r = ranges[i]
-                f.decodeSections(r, into: base + r.lowerBound * section)
+                let per = max(1, (1 << 18) / section)
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: section * per)
+                defer { buffer.deallocate() }
+                var s0 = ranges[i].lowerBound
+                while s0 < ranges[i].upperBound {
+                    let n = min(per, ranges[i].upperBound - s0)
+                    f.decodeSections(s0..<(s0 + n), into: buffer)
+                    for k in 0..<n {
+                        let src = buffer + k * section
+                        let dst = base + (s0 + k) * ss
+                        for r in 0..<nr {
+                            let row = src + r * nc
+                            let d = dst + r * sr
+                            for c in 0..<nc { d[c * sc] = row[c] }
+                        }
+                    }
+                    s0 += n
+                }
             }
         }
         return map

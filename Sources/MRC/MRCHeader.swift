@@ -15,6 +15,27 @@
 //
 // The voxel size is CELLA / (MX, MY, MZ). Byte order comes from the machine stamp; when the stamp
 // is missing or unknown, the order in which MODE and NX..NZ look sensible is used.
+//
+// Axis order (MAPC MAPR MAPS, words 17-19). MRC2014 and the CCP4 map format define the fields in
+// two frames:
+//  - in the order the data are STORED (columns = fastest, rows, sections = slowest):
+//    NX NY NZ (numbers of columns, rows, sections) and NXSTART NYSTART NZSTART (first column, row,
+//    section). MAPC says which of x, y, z (1, 2, 3) the columns run along, MAPR the rows, MAPS the
+//    sections.
+//  - along the CELL axes x, y, z whatever the storage order: MX MY MZ (sampling along x, y, z),
+//    CELLA (cell lengths along x, y, z), CELLB (angles), ORIGIN (x, y, z).
+// So the voxel size (CELLA / MX...) is already per x, y, z; only the sizes, starts and the data
+// need permuting. `mapSize` and `mapStart` give them along x, y, z; MRCFile.readMap permutes the
+// data (see MRCFile.swift for why, and what RELION and mrcfile do).
+//
+// Mode 0 signedness (words 39-40, bytes 152-159: IMOD's imodStamp and imodFlags). MRC2014 says
+// mode 0 is signed 8-bit. IMOD wrote unsigned bytes before 4.2.23 and since marks its files with
+// imodStamp = 1146047817 ("IMOD"), bit 0 of imodFlags set meaning the bytes are signed. angpix
+// reads mode 0 as UNSIGNED only when the stamp is present and that bit is clear; every other
+// file is signed, as MRC2014, RELION 3.1 (rwMRC.h reads mode 0 as signed char) and mrcfile 1.5
+// (mode 0 is always int8, the IMOD fields are ignored) read it. IMOD itself also guesses for
+// unstamped files from DMIN/DMAX (signed when DMIN < 0 and DMAX < 128); angpix does not guess but
+// the validator warns when an unstamped mode-0 header looks unsigned.
 
 import AngpixCore
 
@@ -105,8 +126,52 @@ public struct MRCHeader: Sendable, Equatable {
     public var byteOrder: MRCByteOrder = .little
     /// Whether the machine stamp was one of the known values (else the byte order was guessed).
     public var machineStampValid: Bool = true
+    /// IMOD's stamp (word 39, bytes 152-155): `MRCHeader.imodStampValue` in files IMOD wrote.
+    public var imodStamp: Int32 = 0
+    /// IMOD's flags (word 40, bytes 156-159); bit 0 set = mode-0 bytes are signed.
+    public var imodFlags: Int32 = 0
+
+    /// The imodStamp of files that carry IMOD's flags (the bytes "IMOD" read as an integer).
+    public static let imodStampValue: Int32 = 1146047817
 
     public init() {}
+
+    /// Whether mode-0 voxels are unsigned bytes: only when the IMOD stamp is present and its
+    /// signed flag (bit 0 of imodFlags) is clear. Everything else is signed, as MRC2014 says.
+    public var bytesAreUnsigned: Bool {
+        modeRaw == 0 && imodStamp == MRCHeader.imodStampValue && imodFlags & 1 == 0
+    }
+
+    /// How mode-0 bytes are read, in words ("signed (MRC2014; no IMOD stamp)"); nil for other modes.
+    public var byteInterpretation: String? {
+        guard modeRaw == 0 else { return nil }
+        if imodStamp != MRCHeader.imodStampValue { return "signed (MRC2014; no IMOD stamp)" }
+        return bytesAreUnsigned ? "unsigned (IMOD stamp, signed flag clear)" : "signed (IMOD stamp, signed flag set)"
+    }
+
+    /// Whether MAPC MAPR MAPS is a permutation of 1 2 3.
+    public var axisOrderIsValid: Bool { Set([mapc, mapr, maps]) == Set([1, 2, 3]) }
+
+    /// Whether the data are stored in the standard order (columns x, rows y, sections z).
+    public var axisOrderIsStandard: Bool { mapc == 1 && mapr == 2 && maps == 3 }
+
+    /// The axis order as text ("1 2 3").
+    public var axisOrderText: String { "\(mapc) \(mapr) \(maps)" }
+
+    /// The map's size along x, y, z (NX NY NZ are columns, rows, sections; MAPC... say which of
+    /// x, y, z each is). Equal to NX NY NZ when the order is standard or not a permutation.
+    public var mapSize: MRCTriple<Int> { permutedToXYZ(MRCTriple(nx, ny, nz)) }
+
+    /// NXSTART... along x, y, z (they are stored per column, row, section like NX...).
+    public var mapStart: MRCTriple<Int> { permutedToXYZ(MRCTriple(nxstart, nystart, nzstart)) }
+
+    /// Reorders a (column, row, section) triple to (x, y, z) using MAPC MAPR MAPS.
+    func permutedToXYZ(_ crs: MRCTriple<Int>) -> MRCTriple<Int> {
+        guard axisOrderIsValid, !axisOrderIsStandard else { return crs }
+        var xyz = [0, 0, 0]
+        xyz[mapc - 1] = crs.x; xyz[mapr - 1] = crs.y; xyz[maps - 1] = crs.z
+        return MRCTriple(xyz[0], xyz[1], xyz[2])
+    }
 
     /// The decoded mode, or nil if MODE is not one angpix knows.
     public var mode: MRCMode? { MRCMode(rawValue: modeRaw) }
@@ -147,9 +212,12 @@ public struct MRCHeader: Sendable, Equatable {
 
     /// Sets CELLA and MX..MZ so that the voxel size is `pixelSize` Å in every direction.
     public mutating func setPixelSize(_ pixelSize: Double) {
-        mx = nx; my = ny
+        // MX MY MZ count intervals along x, y, z: with a permuted axis order they follow the map's
+        // size along x, y, z, not NX NY NZ.
+        let size = mapSize
+        mx = size.x; my = size.y
         // Image stacks (ISPG 0) have MZ 1, except RELION's volumes, written with ISPG 0 and MZ = NZ.
-        if isVolumeStack { if mz <= 0 { mz = nz } } else if ispg == 0 && !isRelionStyleVolume { mz = 1 } else { mz = nz }
+        if isVolumeStack { if mz <= 0 { mz = nz } } else if ispg == 0 && !isRelionStyleVolume { mz = 1 } else { mz = size.z }
         cella = MRCTriple(Float(pixelSize * Double(mx)), Float(pixelSize * Double(my)), Float(pixelSize * Double(mz)))
     }
 
@@ -193,6 +261,7 @@ public struct MRCHeader: Sendable, Equatable {
         h.nsymbt = i(23)
         h.exttyp = asciiText(bytes, 104, 4)
         h.nversion = i(27)
+        h.imodStamp = Int32(i(38)); h.imodFlags = Int32(i(39))
         h.origin = MRCTriple(f(49), f(50), f(51))
         h.hasMapWord = bytes[208] == 0x4D && bytes[209] == 0x41 && bytes[210] == 0x50
         h.rms = f(54)
@@ -217,6 +286,7 @@ public struct MRCHeader: Sendable, Equatable {
         i(22, ispg); i(23, nsymbt)
         for (k, c) in exttyp.utf8.prefix(4).enumerated() { out[104 + k] = c }
         i(27, nversion)
+        i(38, Int(imodStamp)); i(39, Int(imodFlags))
         f(49, origin.x); f(50, origin.y); f(51, origin.z)
         out[208] = 0x4D; out[209] = 0x41; out[210] = 0x50; out[211] = 0x20   // "MAP "
         if o == .little { out[212] = 0x44; out[213] = 0x44 } else { out[212] = 0x11; out[213] = 0x11 }

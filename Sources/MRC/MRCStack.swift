@@ -18,9 +18,20 @@ public final class MRCStackReader: @unchecked Sendable {
     public let pixelSize: Double
 
     /// Opens `path` and checks its header against the file size.
+    ///
+    /// A stack whose MAPC MAPR MAPS is not 1 2 3 (nor the unset 0 0 0) is refused with an error
+    /// naming the file and the order. Such stacks are rare, and no reading of them is safe: RELION
+    /// reads stacks as stored, ignoring the order, so the particle metadata (origins, angles) it
+    /// wrote refer to the stored layout, while the header says the images are transposed or that
+    /// each "image" is a slice across the stack. Reading either way would silently disagree with
+    /// RELION or with the file; refusing makes the user rewrite the stack in the standard order.
     public init(path: String) throws {
         self.path = path
         mapped = try MRCMappedFile(path: path)
+        let h = mapped.header
+        if !h.axisOrderIsStandard && !(h.mapc == 0 && h.mapr == 0 && h.maps == 0) {
+            throw MRCError.stackAxisOrder(path: path, mapc: h.mapc, mapr: h.mapr, maps: h.maps)
+        }
         count = mapped.header.nz
         nx = mapped.header.nx
         ny = mapped.header.ny

@@ -67,10 +67,20 @@ public enum MRCValidator {
         } else if abs(v.x - v.y) > 1e-4 * v.x {
             warning("voxels are not square: \(v.x) × \(v.y) Å")
         }
-        if Set([h.mapc, h.mapr, h.maps]) != Set([1, 2, 3]) {
-            error("axis order MAPC MAPR MAPS = \(h.mapc) \(h.mapr) \(h.maps) is not a permutation of 1 2 3")
-        } else if (h.mapc, h.mapr, h.maps) != (1, 2, 3) {
-            warning("axis order MAPC MAPR MAPS = \(h.mapc) \(h.mapr) \(h.maps); angpix reads the data as stored (columns = x)")
+        if h.mapc == 0 && h.mapr == 0 && h.maps == 0 {
+            warning("axis order MAPC MAPR MAPS is unset (0 0 0); read as 1 2 3")
+        } else if !h.axisOrderIsValid {
+            error("axis order MAPC MAPR MAPS = \(h.axisOrderText) is not a permutation of 1 2 3")
+        } else if !h.axisOrderIsStandard {
+            let size = h.mapSize
+            if h.isImageStack {
+                error("image stack with axis order MAPC MAPR MAPS = \(h.axisOrderText): angpix does not read permuted stacks")
+            } else {
+                warning("axis order MAPC MAPR MAPS = \(h.axisOrderText): angpix reads the map permuted to x y z (\(size.x) × \(size.y) × \(size.z)); RELION and mrcfile read the data as stored, with the axes swapped")
+            }
+        }
+        if h.modeRaw == 0 && h.imodStamp != MRCHeader.imodStampValue && h.dmin >= 0 && h.dmax > 127 && h.dmax <= 255 {
+            warning("mode 0 without the IMOD stamp but DMIN/DMAX \(h.dmin)/\(h.dmax) look like unsigned bytes (old IMOD files); angpix reads them as signed, as MRC2014 says")
         }
         if !(h.ispg == 0 || h.ispg == 1 || (h.ispg > 1 && h.ispg <= 230) || h.isVolumeStack) {
             error("space group ISPG \(h.ispg) is not valid")

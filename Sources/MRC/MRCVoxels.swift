@@ -7,8 +7,10 @@ import AngpixCore
 /// Converts voxel bytes of one mode and byte order to and from Float.
 public enum MRCVoxels {
     /// Decodes `rows` rows of `nx` voxels from `source` into `destination` (nx·rows Floats).
+    /// `unsignedBytes` reads mode 0 as unsigned (IMOD files whose signed flag is clear; see
+    /// `MRCHeader.bytesAreUnsigned`); mode 0 is signed otherwise.
     public static func decode(_ source: UnsafeRawPointer, mode: MRCMode, order: MRCByteOrder, nx: Int, rows: Int,
-                              into destination: UnsafeMutablePointer<Float>) {
+                              unsignedBytes: Bool = false, into destination: UnsafeMutablePointer<Float>) {
         let n = nx * rows
         let swap = order != .native
         switch mode {
@@ -22,8 +24,13 @@ public enum MRCVoxels {
                 }
             }
         case .int8:
-            let p = source.assumingMemoryBound(to: Int8.self)
-            for k in 0..<n { destination[k] = Float(p[k]) }
+            if unsignedBytes {
+                let p = source.assumingMemoryBound(to: UInt8.self)
+                for k in 0..<n { destination[k] = Float(p[k]) }
+            } else {
+                let p = source.assumingMemoryBound(to: Int8.self)
+                for k in 0..<n { destination[k] = Float(p[k]) }
+            }
         case .int16:
             for k in 0..<n {
                 var raw = source.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self)
