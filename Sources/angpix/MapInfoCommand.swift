@@ -62,6 +62,7 @@ struct MapInfo: Encodable {
         var origin: [Float]
         var hasMapWord: Bool
         var labels: [String]
+        var imodStamp: Int32, imodFlags: Int32
     }
     struct Stats: Encodable {
         var min: Double, max: Double, mean: Double, rms: Double
@@ -73,6 +74,12 @@ struct MapInfo: Encodable {
     var pixelSize: Double?
     var voxelSize: [Double]?
     var header: Header?
+    /// The map's size along x, y, z as angpix reads it (NX NY NZ permuted by MAPC MAPR MAPS).
+    var mapSize: [Int]?
+    /// How the voxels are laid out, e.g. "standard (columns x, rows y, sections z)".
+    var axisOrder: String?
+    /// For mode 0: whether the bytes were read as signed or unsigned, and why.
+    var byteInterpretation: String?
     var statistics: Stats?
     var valid: Bool
     var problems: [MRCProblem]
@@ -96,7 +103,22 @@ struct MapInfo: Encodable {
                             mapc: h.mapc, mapr: h.mapr, maps: h.maps,
                             dmin: h.dmin, dmax: h.dmax, dmean: h.dmean, rms: h.rms,
                             ispg: h.ispg, nsymbt: h.nsymbt, exttyp: h.exttyp, nversion: h.nversion,
-                            origin: [h.origin.x, h.origin.y, h.origin.z], hasMapWord: h.hasMapWord, labels: h.labels)
+                            origin: [h.origin.x, h.origin.y, h.origin.z], hasMapWord: h.hasMapWord, labels: h.labels,
+                            imodStamp: h.imodStamp, imodFlags: h.imodFlags)
+            let size = h.mapSize
+            mapSize = [size.x, size.y, size.z]
+            let names = [1: "x", 2: "y", 3: "z"]
+            let layout = "columns \(names[h.mapc] ?? "?"), rows \(names[h.mapr] ?? "?"), sections \(names[h.maps] ?? "?")"
+            if h.axisOrderIsStandard {
+                axisOrder = "\(h.axisOrderText), standard (\(layout))"
+            } else if h.mapc == 0 && h.mapr == 0 && h.maps == 0 {
+                axisOrder = "0 0 0, unset: read as 1 2 3"
+            } else if h.axisOrderIsValid {
+                axisOrder = "\(h.axisOrderText), permuted (\(layout)): read as x y z \(size.x) × \(size.y) × \(size.z)"
+            } else {
+                axisOrder = "\(h.axisOrderText), not a permutation of 1 2 3"
+            }
+            byteInterpretation = h.byteInterpretation
         }
         if let s = v.statistics {
             statistics = Stats(min: s.count > 0 ? s.min : 0, max: s.count > 0 ? s.max : 0, mean: s.mean, rms: s.rms,
@@ -113,7 +135,9 @@ struct MapInfo: Encodable {
             if let v = voxelSize {
                 lines.append("voxel size:    \(fmt(v[0])) × \(fmt(v[1])) × \(fmt(v[2])) Å   (CELLA \(fmt(h.cella[0])) \(fmt(h.cella[1])) \(fmt(h.cella[2])), MX MY MZ \(h.mx) \(h.my) \(h.mz))")
             }
-            lines.append("origin:        \(fmt(h.origin[0])) \(fmt(h.origin[1])) \(fmt(h.origin[2])) Å; start \(h.nxstart) \(h.nystart) \(h.nzstart); axes \(h.mapc) \(h.mapr) \(h.maps)")
+            if let byteInterpretation { lines.append("mode 0 bytes:  \(byteInterpretation)") }
+            lines.append("origin:        \(fmt(h.origin[0])) \(fmt(h.origin[1])) \(fmt(h.origin[2])) Å; start \(h.nxstart) \(h.nystart) \(h.nzstart) (columns, rows, sections)")
+            if let axisOrder { lines.append("axis order:    MAPC MAPR MAPS \(axisOrder)") }
             lines.append("extended:      \(h.nsymbt) bytes\(h.exttyp.isEmpty ? "" : " (\(h.exttyp))"); NVERSION \(h.nversion); MAP word \(h.hasMapWord ? "present" : "missing")")
             lines.append("header stats:  min \(fmt(h.dmin)) max \(fmt(h.dmax)) mean \(fmt(h.dmean)) rms \(fmt(h.rms))")
             for (i, label) in h.labels.enumerated() { lines.append("label \(i + 1):".padding(toLength: 15, withPad: " ", startingAt: 0) + label) }

@@ -74,7 +74,9 @@ struct MapRescaleCommand: ParsableCommand {
             throw CoreError.invalidArgument("\(input): the header's pixel size \(h.pixelSize) Å is not positive (fix it with `angpix map set-pixel-size`)")
         }
         let isStack = input.lowercased().hasSuffix(".mrcs") || (h.ispg == 0 && h.mz == 1 && h.nz > 1)
-        let shape = isStack || h.nz == 1 ? [h.ny, h.nx] : [h.nz, h.ny, h.nx]
+        // Along x, y, z: a volume with a permuted axis order is read permuted by MRCFile.readMap.
+        let size = isStack ? MRCTriple(h.nx, h.ny, h.nz) : h.mapSize
+        let shape = isStack || size.z == 1 ? [size.y, size.x] : [size.z, size.y, size.x]
         let plan: RescalePlan
         do {
             plan = try RescalePlan(shape: shape, pixelSize: h.pixelSize, newPixelSize: angpix, box: box)
