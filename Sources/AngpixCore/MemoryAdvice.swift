@@ -26,18 +26,6 @@ public enum MemoryAdvice {
         #endif
     }
 
-    /// An array of `count` uninitialised trivial elements (huge pages asked for when large),
-    /// handed to `fill`, which must initialise every element.
-    public static func makeArray<T>(count: Int, _ fill: (UnsafeMutablePointer<T>) -> Void) -> [T] {
-        [T](unsafeUninitializedCapacity: count) { buffer, initialised in
-            if let p = buffer.baseAddress {
-                preferHugePages(UnsafeMutableRawPointer(p), byteCount: count * MemoryLayout<T>.stride)
-                fill(p)
-            }
-            initialised = count
-        }
-    }
-
     /// Drops the whole pages inside `range` of a read-only, privately mapped file from this process
     /// (they are read back from the page cache if touched again). Must not be used on ordinary
     /// (anonymous) memory, whose contents it would discard.
