@@ -28,24 +28,6 @@ enum DemoMaps {
         var postprocessMap: String?
     }
 
-    /// A small deterministic random generator (SplitMix64), so that the demo gives the same numbers every run.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-        /// A standard normal number (Box–Muller).
-        mutating func normal() -> Double {
-            let u = max(uniform(), 1e-300), v = uniform()
-            return (-2 * log(u)).squareRoot() * cos(2 * Double.pi * v)
-        }
-    }
-
     private static func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
 
     static func run(_ c: DemoContext) throws -> Project {
@@ -70,10 +52,10 @@ enum DemoMaps {
         // 2. Two half maps with independent noise, labelled with the nominal pixel size (as Refine3D writes them).
         let mean = truth.reduce(0, +) / Float(truth.count)
         let sd = (truth.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Float(truth.count)).squareRoot()
-        var rng = SplitMix(state: 2021)
+        var rng = SplitMix64(seed: 2021)
         let noise = Double(sd) * 0.9
-        let half1 = truth.map { $0 + Float(noise * rng.normal()) }
-        let half2 = truth.map { $0 + Float(noise * rng.normal()) }
+        let half1 = truth.map { $0 + Float(noise * rng.gaussian()) }
+        let half2 = truth.map { $0 + Float(noise * rng.gaussian()) }
         let average = zip(half1, half2).map { ($0 + $1) / 2 }
         let h1 = try c.path("project/Refine3D/job010/run_half1_class001_unfil.mrc")
         let h2 = try c.path("project/Refine3D/job010/run_half2_class001_unfil.mrc")
@@ -105,7 +87,7 @@ enum DemoMaps {
                 default: image[z * n + y] += v
                 }
             } } }
-            for i in image.indices { image[i] += Float(Double(sd) * 20 * rng.normal()) }
+            for i in image.indices { image[i] += Float(Double(sd) * 20 * rng.gaussian()) }
             try image.withUnsafeBufferPointer { try writer.append($0) }
         }
         try writer.commit()

@@ -15,22 +15,7 @@ private func writeMap(_ dir: TemporaryDirectory, _ name: String, n: Int, pixelSi
 }
 
 private func writeParticles(_ dir: TemporaryDirectory, pixelSize: Double = 1.0) -> String {
-    dir.write("run_data.star", """
-    # version 30001
-
-    data_optics
-
-    loop_
-    _rlnOpticsGroup #1
-    _rlnOpticsGroupName #2
-    _rlnAmplitudeContrast #3
-    _rlnSphericalAberration #4
-    _rlnVoltage #5
-    _rlnImagePixelSize #6
-    _rlnImageSize #7
-    _rlnImageDimensionality #8
-    1 opticsGroup1 0.1 2.7 300.0 \(pixelSize) 16 2
-
+    dir.write("run_data.star", relionOpticsBlock([TestOpticsGroup(name: "opticsGroup1", pixelSize: "\(pixelSize)", box: 16)]) + """
     # version 30001
 
     data_particles

@@ -256,20 +256,9 @@ func relionParticles(name: String, pixel: String, box: Int, stack: String, micro
         #expect(r.status == 0, "\(r.stderr)")
         let rr = try runProcess(Relion.path("relion_star_handler")!, ["--combine", "--i", "\(a) \(b) \(c)", "--o", theirs])
         #expect(rr.status == 0, "\(rr.stderr)")
-        let mine = try STARDocument(path: ours), relion = try STARDocument(path: theirs)
-        for table in ["optics", "particles"] {
-            let x = try #require(mine.block(table)), y = try #require(relion.block(table))
-            #expect(x.labels == y.labels, "\(table) labels")
-            #expect(x.rowCount == y.rowCount)
-            for l in x.labels {
-                let u = try x.strings(l), v = try y.strings(l)
-                for i in 0..<min(u.count, v.count) {
-                    // Same values; RELION re-formats numbers, angpix keeps the input's text.
-                    if let p = Double(u[i]), let q = Double(v[i]) { #expect(abs(p - q) <= 1e-6 * max(1, abs(p)), "\(table) \(l) row \(i)") }
-                    else { #expect(u[i] == v[i], "\(table) \(l) row \(i)") }
-                }
-            }
-        }
+        // Same values; RELION re-formats numbers, angpix keeps the input's text.
+        let mine = try STARDocument(path: ours)
+        try expectSameTables(mine, try STARDocument(path: theirs), relativeTolerance: 1e-6)
         #expect(try mine.block("particles")!.ints("rlnOpticsGroup") == [1, 1, 1, 1, 2, 2, 1, 3])
     }
 
@@ -318,20 +307,32 @@ func relionParticles(name: String, pixel: String, box: Int, stack: String, micro
         #expect(r.status == 0, "\(r.stderr)")
         let rr = try runProcess(Relion.path("relion_convert_star")!, ["--i", old, "--o", theirs], cwd: dir.path)
         #expect(rr.status == 0, "\(rr.stderr)")
-        let mine = try STARDocument(path: ours), relion = try STARDocument(path: theirs)
-        for table in ["optics", "particles"] {
-            let x = try #require(mine.block(table)), y = try #require(relion.block(table))
-            // Stacks are absent here, so neither adds rlnImageSize.
-            #expect(x.labels == y.labels, "\(table) labels")
-            #expect(x.rowCount == y.rowCount)
-            for l in x.labels {
-                let u = try x.strings(l), v = try y.strings(l)
-                for i in 0..<min(u.count, v.count) {
-                    if let p = Double(u[i]), let q = Double(v[i]) { #expect(abs(p - q) <= 1e-5 * max(1, abs(p)), "\(table) \(l) row \(i): \(u[i]) vs \(v[i])") }
-                    else { #expect(u[i] == v[i], "\(table) \(l) row \(i)") }
+        // Stacks are absent here, so neither adds rlnImageSize.
+        let mine = try STARDocument(path: ours)
+        try expectSameTables(mine, try STARDocument(path: theirs), relativeTolerance: 1e-5)
+        #expect(try mine.block("particles")!.ints("rlnOpticsGroup") == [1, 1, 2, 3])
+    }
+}
+
+/// Expects the optics and particle tables of two documents to have the same labels, rows and
+/// values: numbers within `relativeTolerance` (RELION re-formats them), other text exactly.
+func expectSameTables(_ mine: STARDocument, _ relion: STARDocument, relativeTolerance: Double,
+                      sourceLocation: SourceLocation = #_sourceLocation) throws {
+    for table in ["optics", "particles"] {
+        let x = try #require(mine.block(table), sourceLocation: sourceLocation)
+        let y = try #require(relion.block(table), sourceLocation: sourceLocation)
+        #expect(x.labels == y.labels, "\(table) labels", sourceLocation: sourceLocation)
+        #expect(x.rowCount == y.rowCount, "\(table) rows", sourceLocation: sourceLocation)
+        for l in x.labels where y.has(l) {
+            let u = try x.strings(l), v = try y.strings(l)
+            for i in 0..<min(u.count, v.count) {
+                if let p = Double(u[i]), let q = Double(v[i]) {
+                    #expect(abs(p - q) <= relativeTolerance * max(1, abs(p)), "\(table) \(l) row \(i): \(u[i]) vs \(v[i])",
+                            sourceLocation: sourceLocation)
+                } else {
+                    #expect(u[i] == v[i], "\(table) \(l) row \(i)", sourceLocation: sourceLocation)
                 }
             }
         }
-        #expect(try mine.block("particles")!.ints("rlnOpticsGroup") == [1, 1, 2, 3])
     }
 }

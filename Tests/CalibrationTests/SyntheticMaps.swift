@@ -3,25 +3,10 @@
 // model is placed as if fitted into the map at the header's pixel size (centroid on the density's
 // centroid), plus a small misplacement that the calibration must refine away.
 
+import AngpixCore
 import Foundation
 @testable import Calibration
 import Models
-
-/// A deterministic random generator (SplitMix64) so that test maps are reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
-    }
-    mutating func gaussian() -> Double {
-        let u1 = max(Double(next() >> 11) / Double(1 << 53), 1e-300), u2 = Double(next() >> 11) / Double(1 << 53)
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
-    }
-}
 
 struct SyntheticCase {
     var map: DensityGrid
@@ -63,6 +48,6 @@ func addRelativeNoise(_ data: inout [Float], relative: Double, seed: UInt64) {
     let n = Double(data.count)
     let mean = data.reduce(0.0) { $0 + Double($1) } / n
     let sd = (data.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n).squareRoot()
-    var rng = SplitMix64(state: seed)
+    var rng = SplitMix64(seed: seed)
     for i in data.indices { data[i] += Float(relative * sd * rng.gaussian()) }
 }

@@ -3,16 +3,14 @@
 
 import Foundation
 import Testing
+import AngpixCore
 import TestSupport
 @testable import Fourier
 
 /// Deterministic pseudo-random values in [-1, 1).
 func randomFloats(_ count: Int, seed: UInt64) -> [Float] {
-    var s = seed &* 0x9E3779B97F4A7C15 | 1
-    return (0..<count).map { _ in
-        s ^= s << 13; s ^= s >> 7; s ^= s << 17
-        return Float(Double(s >> 11) / Double(1 << 53) * 2 - 1)
-    }
+    var rng = SplitMix64(seed: seed)
+    return (0..<count).map { _ in Float(rng.uniform(-1, 1)) }
 }
 
 /// The multidimensional DFT of a real array, in Double, done as direct O(n²) DFTs along each

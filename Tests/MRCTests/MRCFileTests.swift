@@ -16,24 +16,10 @@ func smallIntegerMap(nx: Int = 5, ny: Int = 4, nz: Int = 3, pixelSize: Double = 
 
 /// A random volume with values of both signs.
 func randomMap(nx: Int, ny: Int, nz: Int, pixelSize: Double, seed: UInt64 = 1) -> MRCMap {
-    var g = SplitMix(seed: seed)
+    var g = SplitMix64(seed: seed)
     var m = MRCMap(nx: nx, ny: ny, nz: nz, pixelSize: pixelSize)
-    for i in 0..<m.count { m.data[i] = Float(g.nextDouble() * 2 - 1) }
+    for i in 0..<m.count { m.data[i] = Float(g.unit() * 2 - 1) }
     return m
-}
-
-/// A small deterministic random generator for test data.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }
 
 /// Writes raw bytes to a file.

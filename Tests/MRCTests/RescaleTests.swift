@@ -74,9 +74,9 @@ import TestSupport
     }
 
     @Test func testMeanIsKeptIn2D() throws {
-        var g = SplitMix(seed: 7)
+        var g = SplitMix64(seed: 7)
         let n = 40
-        let img = (0..<(n * n)).map { _ in Float(3 + g.nextDouble()) }
+        let img = (0..<(n * n)).map { _ in Float(3 + g.unit()) }
         let mean = img.reduce(0.0) { $0 + Double($1) } / Double(img.count)
         for m in [20, 34, 64] {
             let out = try FourierResizer(size: n, newSize: m, dimensions: 2).resize(img)
@@ -86,9 +86,9 @@ import TestSupport
     }
 
     @Test func testStackDriverEqualsImageByImage() throws {
-        var g = SplitMix(seed: 3)
+        var g = SplitMix64(seed: 3)
         let n = 24, count = 37
-        let images = (0..<(count * n * n)).map { _ in Float(g.nextDouble() - 0.5) }
+        let images = (0..<(count * n * n)).map { _ in Float(g.unit() - 0.5) }
         let plan = try RescalePlan(shape: [n, n], pixelSize: 1.0, newPixelSize: 1.4, box: 20)
         var collected: [Float] = []
         final class Reports: @unchecked Sendable { var done: [Int] = [] }

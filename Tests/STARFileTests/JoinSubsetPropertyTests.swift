@@ -2,6 +2,7 @@
 // reference text runs Polishing on combined datasets) gives back each dataset's particles exactly,
 // each still pointing to optics identical to its original group.
 
+import AngpixCore
 import Testing
 import Foundation
 @testable import STARFile
@@ -55,7 +56,7 @@ import TestSupport
 
     @Test func joinThenSubsetByEachDatasetsMicrographsGivesItsParticlesBack() throws {
         for seed in 1...60 as ClosedRange<UInt64> {
-            var rng = SplitMix64(state: seed)
+            var rng = SplitMix64(seed: seed)
             let datasets = (0..<Int.random(in: 2...4, using: &rng)).map { Self.dataset($0, &rng) }
             // Round-trip each input through text, as files would be.
             let inputs = try datasets.map { (document: try STARDocument(text: $0.document.serialized(), name: $0.file), file: $0.file) }
