@@ -21,6 +21,8 @@ public struct STARTextColumn: RandomAccessCollection, Sendable {
     private enum Storage: @unchecked Sendable {
         case table(STARTable, Int)
         case values([String])
+        /// Where each row's value token starts in the source (the one-pass typed reader).
+        case starts(STARSource, [Int])
     }
     private let storage: Storage
     public let count: Int
@@ -35,6 +37,11 @@ public struct STARTextColumn: RandomAccessCollection, Sendable {
         count = values.count
     }
 
+    init(source: STARSource, starts: [Int]) {
+        storage = .starts(source, starts)
+        count = starts.count
+    }
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
 
@@ -42,6 +49,7 @@ public struct STARTextColumn: RandomAccessCollection, Sendable {
         switch storage {
         case .table(let t, let c): return t.string(row, c)
         case .values(let v): return v[row]
+        case .starts(let src, let s): return src.string(src.token(at: s[row]).content)
         }
     }
 
@@ -54,6 +62,9 @@ public struct STARTextColumn: RandomAccessCollection, Sendable {
         case .values(let v):
             var s = v[row]
             return try s.withUTF8(body)
+        case .starts(let src, let s):
+            let r = src.token(at: s[row]).content
+            return try body(UnsafeBufferPointer(start: src.base + r.lowerBound, count: r.count))
         }
     }
 }
@@ -95,27 +106,35 @@ extension STARBlock {
             if case .table(let c) = self.parts[0].columns[self.labelIndex[l]!] { return c }
             return 0
         }
-        let dCols = doubles.map(tableColumn), iCols = ints.map(tableColumn), sCols = strings.map(tableColumn)
+        var sink = STARCellSink()
+        sink.doubleColumns = doubles.map(tableColumn)
+        sink.intColumns = ints.map(tableColumn)
+        sink.stringColumns = strings.map(tableColumn)
         // The result arrays are filled in place by the workers (no second copy of the values; the
         // pages are first touched by the thread that fills them).
         var dArrays: [[Double]] = [], iArrays: [[Int]] = [], sArrays: [[String]] = []
-        var badCell: (row: Int, column: Int, expected: String)? = nil
+        var badCell: (row: Int, column: Int)? = nil
         if n == 0 {
             dArrays = doubles.map { _ in [] }; iArrays = ints.map { _ in [] }; sArrays = strings.map { _ in [] }
         } else {
             // Fresh arrays (huge pages asked for) that the workers fill in place.
-            dArrays = makeSTARColumnArrays(doubles.count, n, initial: nil, []) { dOut in
-                iArrays = makeSTARColumnArrays(ints.count, n, initial: nil, []) { iOut in
-                    sArrays = makeSTARColumnArrays(strings.count, n, initial: "", []) { sOut in
-                        badCell = fillColumns(table, n, dCols, iCols, sCols, dOut, iOut, sOut)
+            dArrays = makeSTARColumnArrays(doubles.count, capacity: n, initial: nil, []) { dOut in
+                iArrays = makeSTARColumnArrays(ints.count, capacity: n, initial: nil, []) { iOut in
+                    sArrays = makeSTARColumnArrays(strings.count, capacity: n, initial: "", []) { sOut in
+                        sink.doubles = dOut; sink.ints = iOut; sink.strings = sOut
+                        badCell = fillColumns(table, n, sink)
+                        return n
                     }
+                    return n
                 }
+                return n
             }
         }
         if let firstBad = badCell {
             let label = labels[parts[0].columns.firstIndex { if case .table(let c) = $0 { return c == firstBad.column } else { return false } } ?? 0]
             throw STARError.badValue(file: file, line: table.line(firstBad.row, firstBad.column), label: label,
-                                     value: table.string(firstBad.row, firstBad.column), expected: firstBad.expected)
+                                     value: table.string(firstBad.row, firstBad.column),
+                                     expected: sink.intColumns.contains(firstBad.column) ? Int.expected : Double.expected)
         }
         for (j, l) in doubles.enumerated() { result.doubles[l] = dArrays[j] }
         for (j, l) in ints.enumerated() { result.ints[l] = iArrays[j] }
@@ -123,30 +142,24 @@ extension STARBlock {
         return result
     }
 
-    /// Parses the cells of the given table columns into the `n`-element buffers (parallel over row
-    /// ranges); returns the first bad cell, if any.
-    private func fillColumns(_ table: STARTable, _ n: Int, _ dCols: [Int], _ iCols: [Int], _ sCols: [Int],
-                             _ dOut: [UnsafeMutablePointer<Double>], _ iOut: [UnsafeMutablePointer<Int>],
-                             _ sOut: [UnsafeMutablePointer<String>]) -> (row: Int, column: Int, expected: String)? {
+    /// Parses the cells of the sink's table columns into its buffers (parallel over row ranges);
+    /// returns the first bad cell (row, table column), if any.
+    private func fillColumns(_ table: STARTable, _ n: Int, _ sink: STARCellSink) -> (row: Int, column: Int)? {
         var items: [(segment: Int, rows: Range<Int>)] = []
         let jobs = n >= 16384 ? Parallelism.jobs : 1
         for (si, seg) in table.segments.enumerated() where seg.rowCount > 0 {
             for r in splitRange(seg.rowCount, into: max(1, (jobs * 4 * seg.rowCount + n - 1) / max(1, n))) { items.append((si, r)) }
         }
-        // First bad cell per item: (row, table column, expected).
-        var bad = [(row: Int, column: Int, expected: String)?](repeating: nil, count: items.count)
+        // First bad cell per item: (row, table column).
+        var bad = [(row: Int, column: Int)?](repeating: nil, count: items.count)
         let src = table.source
         let columns = table.columnCount
         bad.withUnsafeMutableBufferPointer { badBuffer in
             nonisolated(unsafe) let badOut = badBuffer
-            nonisolated(unsafe) let dPtr = dOut, iPtr = iOut, sPtr = sOut
             parallelForEach(items.count) { k in
                 let item = items[k]
-                let base = src.base
-                let end = src.base + src.count
                 let seg = table.segments[item.segment]
                 let first = seg.firstRow
-                let segBase = base + seg.base
                 seg.offsets.withUnsafeBufferPointer { offs in
                     let o = offs.baseAddress!
                     // Pages of the file already read are given back every few thousand rows, so
@@ -158,27 +171,9 @@ extension STARBlock {
                             releasedRow = r
                         }
                         let row = o + r * columns
-                        for (j, c) in dCols.enumerated() {
-                            let cell = segBase + Int(row[c])
-                            if let v = Double.parseInPlace(cell, end) { dPtr[j][first + r] = v; continue }
-                            let range = src.token(at: cell - base).content
-                            guard let v = parseSTARDouble(base + range.lowerBound, range.count) else {
-                                badOut[k] = (first + r, c, Double.expected); return
-                            }
-                            dPtr[j][first + r] = v
-                        }
-                        for (j, c) in iCols.enumerated() {
-                            let cell = segBase + Int(row[c])
-                            if let v = Int.parseInPlace(cell, end) { iPtr[j][first + r] = v; continue }
-                            let range = src.token(at: cell - base).content
-                            guard let v = parseSTARInt(base + range.lowerBound, range.count) else {
-                                badOut[k] = (first + r, c, Int.expected); return
-                            }
-                            iPtr[j][first + r] = v
-                        }
-                        for (j, c) in sCols.enumerated() {
-                            let range = src.token(at: Int(row[c]) + seg.base).content
-                            sPtr[j][first + r] = String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self)
+                        if !sink.store(row, cellBase: seg.base, source: src, at: first + r) {
+                            badOut[k] = (first + r, sink.badColumns(row, cellBase: seg.base, source: src)[0])
+                            return
                         }
                     }
                 }
@@ -188,18 +183,75 @@ extension STARBlock {
     }
 }
 
-/// `count` arrays of `n` elements (n > 0) whose storage is handed to `body` before they are returned;
-/// with `initial` nil the elements are left for `body` to write (trivial types only).
-private func makeSTARColumnArrays<T>(_ count: Int, _ n: Int, initial: T?, _ pointers: [UnsafeMutablePointer<T>],
-                                     _ body: ([UnsafeMutablePointer<T>]) -> Void) -> [[T]] {
-    if count == 0 { body(pointers); return [] }
+/// The output buffers of a one-pass read of several columns: for each type, the table columns
+/// read as that type and the buffers their cells go to (row r at index r).
+struct STARCellSink: @unchecked Sendable {
+    var doubleColumns: [Int] = [], doubles: [UnsafeMutablePointer<Double>] = []
+    var intColumns: [Int] = [], ints: [UnsafeMutablePointer<Int>] = []
+    /// Text columns kept as the offsets where their tokens start.
+    var textColumns: [Int] = [], textStarts: [UnsafeMutablePointer<Int>] = []
+    var stringColumns: [Int] = [], strings: [UnsafeMutablePointer<String>] = []
+
+    /// Stores the cells of one row, whose cell c starts at `cellBase + offsets[c]` in `source`, at
+    /// index `r` of the buffers. False if a cell is not a number of its column's type (the row is
+    /// then only partly stored; `badColumns` says which cells).
+    @inline(__always)
+    func store(_ offsets: UnsafePointer<UInt32>, cellBase: Int, source src: STARSource, at r: Int) -> Bool {
+        let base = src.base
+        let end = base + src.count
+        let cells = base + cellBase
+        for (j, c) in doubleColumns.enumerated() {
+            let cell = cells + Int(offsets[c])
+            if let v = Double.parseInPlace(cell, end) { doubles[j][r] = v; continue }
+            let range = src.token(at: cell - base).content
+            guard let v = parseSTARDouble(base + range.lowerBound, range.count) else { return false }
+            doubles[j][r] = v
+        }
+        for (j, c) in intColumns.enumerated() {
+            let cell = cells + Int(offsets[c])
+            if let v = Int.parseInPlace(cell, end) { ints[j][r] = v; continue }
+            let range = src.token(at: cell - base).content
+            guard let v = parseSTARInt(base + range.lowerBound, range.count) else { return false }
+            ints[j][r] = v
+        }
+        for (j, c) in textColumns.enumerated() { textStarts[j][r] = cellBase + Int(offsets[c]) }
+        for (j, c) in stringColumns.enumerated() {
+            let range = src.token(at: cellBase + Int(offsets[c])).content
+            strings[j][r] = String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self)
+        }
+        return true
+    }
+
+    /// The table columns of a row that `store` could not read as their type, in column order.
+    func badColumns(_ offsets: UnsafePointer<UInt32>, cellBase: Int, source src: STARSource) -> [Int] {
+        func text(_ c: Int) -> UnsafeBufferPointer<UInt8> {
+            let range = src.token(at: cellBase + Int(offsets[c])).content
+            return UnsafeBufferPointer(start: src.base + range.lowerBound, count: range.count)
+        }
+        let bad = doubleColumns.filter { c in let t = text(c); return parseSTARDouble(t.baseAddress!, t.count) == nil } +
+            intColumns.filter { c in let t = text(c); return parseSTARInt(t.baseAddress!, t.count) == nil }
+        return bad.sorted()
+    }
+}
+
+/// `count` arrays with room for `capacity` elements whose storage is handed to `body` before they
+/// are returned; `body` returns how many elements it wrote (the arrays' count). With `initial` nil
+/// the elements are left for `body` to write (trivial types only).
+func makeSTARColumnArrays<T>(_ count: Int, capacity: Int, initial: T?, _ pointers: [UnsafeMutablePointer<T>],
+                             _ body: ([UnsafeMutablePointer<T>]) throws -> Int) rethrows -> [[T]] {
+    if count == 0 { _ = try body(pointers); return [] }
     var rest: [[T]] = []
-    let first = [T](unsafeUninitializedCapacity: n) { buffer, initialized in
+    let first = try [T](unsafeUninitializedCapacity: max(capacity, 1)) { buffer, initialized in
         let p = buffer.baseAddress!
-        MemoryAdvice.preferHugePages(UnsafeMutableRawPointer(p), byteCount: n * MemoryLayout<T>.stride)
-        if let initial { p.initialize(repeating: initial, count: n) }
-        rest = makeSTARColumnArrays(count - 1, n, initial: initial, pointers + [p], body)
-        initialized = n
+        MemoryAdvice.preferHugePages(UnsafeMutableRawPointer(p), byteCount: capacity * MemoryLayout<T>.stride)
+        if let initial { p.initialize(repeating: initial, count: capacity) }
+        var written = 0
+        rest = try makeSTARColumnArrays(count - 1, capacity: capacity, initial: initial, pointers + [p]) { all in
+            written = try body(all)
+            return written
+        }
+        if initial != nil && written < capacity { (p + written).deinitialize(count: capacity - written) }
+        initialized = written
     }
     return [first] + rest
 }

@@ -31,6 +31,13 @@ struct STARParser {
     let n: Int
     var pos = 0
     var tables: [STARBlock] = []
+    /// Set (to the labels whose type is fixed) to read large line-mode loops straight into typed
+    /// columns (`STARTypedFile`); their blocks then hold no rows and the columns are in `typedResults`.
+    var typedLoops: [String: STARValueType]? = nil
+    /// Typed columns and row counts of such loops, by index of the block.
+    var typedResults: [Int: STARColumns] = [:]
+    var typedRowCounts: [Int: Int] = [:]
+    private var pendingTyped: (columns: STARColumns, rows: Int)? = nil
 
     init(source: STARSource) {
         src = source
@@ -204,6 +211,11 @@ struct STARParser {
                 let header = headerPending ? headerLine : lineStart(start)
                 pos = start + 5
                 let (labels, table, end) = try parseLoop(loopStart: start)
+                if let typed = pendingTyped {
+                    typedResults[out.count] = typed.columns
+                    typedRowCounts[out.count] = typed.rows
+                    pendingTyped = nil
+                }
                 out.append(makeTable(name, isLoop: true, labels: labels, table: table, header: header,
                                         end: end, continues: tablesInBlock > 0, triviaStart: triviaStart))
                 headerPending = false
@@ -285,6 +297,12 @@ struct STARParser {
                 let probe = tokenizeLines(from: firstLine, to: lineEnd(dataStart), columns: columns, reserve: columns)
                 lineMode = probe.error == nil && !probe.needsStream && probe.rows == 1
             }
+            if lineMode, let fixed = typedLoops,
+               let typed = try parseLinesTyped(from: firstLine, labels: labels, strict: relion, fixed: fixed) {
+                pendingTyped = (typed.columns, typed.rows)
+                let seg = STARSegment(firstRow: 0, rowCount: 0, base: 0, offsets: [])
+                return (labels, STARTable(source: src, columnCount: columns, segments: [seg]), typed.end)
+            }
             if lineMode, let result = try parseLinesParallel(from: firstLine, columns: columns, strict: relion) {
                 return (labels, result.table, result.end)
             }
@@ -350,8 +368,6 @@ struct STARParser {
     func tokenizeLines(from: Int, to: Int, columns: Int, reserve: Int, strict: Bool = true) -> LineChunk {
         var chunk = LineChunk()
         chunk.base = from
-        let p = self.p
-        let n = self.n
         // Offsets are written straight into the segment's storage (grown by realloc if the
         // estimate was short, trimmed at the end).
         let store = STAROffsets(capacity: max(reserve, columns * 64))
@@ -369,62 +385,88 @@ struct STARParser {
                 src.releasePages(released ..< i)
                 released = i
             }
-            let lineStart = i
-            i = skipLineBlanks(p, i, n)
-            if i >= n { break }
-            let b = p[i]
-            if b == 0x0A { i += 1; continue }
-            if b == 0x23 { i = lineEnd(i); continue }
-            if b == 0x5F { chunk.stop = lineStart; return finish() }
-            if b == 0x3B && i == lineStart { chunk.needsStream = true; return finish() }
-            if (b | 0x20) >= 0x64 && isReserved(i) {
-                if columns == 1 || countTokens(i) < columns { chunk.stop = lineStart; return finish() }
-            }
             store.reserve(columns)
-            let row = store.pointer + store.count
-            // Plain lines (no quotes or comments) take the word-at-a-time path; anything unusual
-            // is read again byte by byte below.
-            if let fast = scanPlainLine(p, i, n, from, row, columns), fast.count == columns {
+            switch scanRow(i, from: from, into: store.pointer + store.count, columns: columns, strict: strict) {
+            case .row(let next):
                 store.advance(columns)
                 chunk.rows += 1
-                i = fast.next
-                chunk.lastRowEnd = i
-                continue
+                i = next
+                chunk.lastRowEnd = next
+            case .skip(let next): i = next
+            case .end: return finish()
+            case .stop: chunk.stop = i; return finish()
+            case .needsStream: chunk.needsStream = true; return finish()
+            case .error(let offset, let reason): chunk.error = (offset, reason); return finish()
             }
-            var count = 0
-            while true {
-                if count < columns { row[count] = UInt32(truncatingIfNeeded: i - from) }
-                count += 1
-                let c = p[i]
-                if c == 0x27 || c == 0x22 {
-                    var j = i + 1
-                    var closed = false
-                    while j < n {
-                        let d = p[j]
-                        if d == c && (j + 1 == n || isSTARSpace(p[j + 1])) { closed = true; break }
-                        if d == 0x0A || d == 0x0D { break }
-                        j += 1
-                    }
-                    if !closed { chunk.error = (i, "unterminated quote \(c == 0x27 ? "'" : "\"")"); return finish() }
-                    i = j + 1
-                } else {
-                    i = unquotedTokenEnd(p, i + 1, n)
-                }
-                i = skipLineBlanks(p, i, n)
-                if i >= n { break }
-                if p[i] == 0x0A { i += 1; break }
-                if p[i] == 0x23 { i = lineEnd(i); break }
-            }
-            if count != columns {
-                if !strict { chunk.needsStream = true; return finish() }
-                chunk.error = (lineStart, "row has \(count) value\(count == 1 ? "" : "s"), the table has \(columns) columns")
-                return finish()
-            }
-            store.advance(columns)
-            chunk.rows += 1
-            chunk.lastRowEnd = i
         }
         return finish()
+    }
+
+    /// What `scanRow` found on a line.
+    enum RowScan {
+        /// A row of the table; the next line starts at `next`.
+        case row(next: Int)
+        /// A blank or comment line.
+        case skip(next: Int)
+        /// The end of the text.
+        case end
+        /// A label or reserved word: the loop ends before this line.
+        case stop
+        /// A `;` text field, or (not strict) a row that does not fill its line: stream mode needed.
+        case needsStream
+        case error(offset: Int, reason: String)
+    }
+
+    /// Reads the line starting at `lineStart` as one row of `columns` values, writing the values'
+    /// start offsets (relative to `from`) to `row`. Plain lines take the word-at-a-time path;
+    /// anything unusual (quotes, comments, odd bytes) is read byte by byte.
+    @inline(__always)
+    func scanRow(_ lineStart: Int, from: Int, into row: UnsafeMutablePointer<UInt32>, columns: Int,
+                 strict: Bool) -> RowScan {
+        let p = self.p
+        let n = self.n
+        var i = skipLineBlanks(p, lineStart, n)
+        if i >= n { return .end }
+        let b = p[i]
+        if b == 0x0A { return .skip(next: i + 1) }
+        if b == 0x23 { return .skip(next: lineEnd(i)) }
+        if b == 0x5F { return .stop }
+        if b == 0x3B && i == lineStart { return .needsStream }
+        if (b | 0x20) >= 0x64 && isReserved(i) {
+            if columns == 1 || countTokens(i) < columns { return .stop }
+        }
+        if let fast = scanPlainLine(p, i, n, from, row, columns), fast.count == columns {
+            return .row(next: fast.next)
+        }
+        var count = 0
+        while true {
+            if count < columns { row[count] = UInt32(truncatingIfNeeded: i - from) }
+            count += 1
+            let c = p[i]
+            if c == 0x27 || c == 0x22 {
+                var j = i + 1
+                var closed = false
+                while j < n {
+                    let d = p[j]
+                    if d == c && (j + 1 == n || isSTARSpace(p[j + 1])) { closed = true; break }
+                    if d == 0x0A || d == 0x0D { break }
+                    j += 1
+                }
+                if !closed { return .error(offset: i, reason: "unterminated quote \(c == 0x27 ? "'" : "\"")") }
+                i = j + 1
+            } else {
+                i = unquotedTokenEnd(p, i + 1, n)
+            }
+            i = skipLineBlanks(p, i, n)
+            if i >= n { break }
+            if p[i] == 0x0A { i += 1; break }
+            if p[i] == 0x23 { i = lineEnd(i); break }
+        }
+        if count != columns {
+            if !strict { return .needsStream }
+            return .error(offset: lineStart, reason: "row has \(count) value\(count == 1 ? "" : "s"), the table has \(columns) columns")
+        }
+        return .row(next: i)
     }
 
     /// The number of tokens on the line from `i` (quotes respected, comment ends the line).
