@@ -255,7 +255,7 @@ func leadingDigits(_ p: UnsafePointer<UInt8>) -> (count: Int, word: UInt64) {
 /// The value of the first `k` (1...8) digit bytes of `word` (first digit in the lowest byte).
 @inline(__always)
 func eightDigitValue(_ word: UInt64, _ k: Int) -> UInt64 {
-    var x = word << UInt64(64 - 8 * k)   // the k digits in the top bytes, zeros below
+    var x = word &<< UInt64(64 &- 8 &* k)   // the k digits in the top bytes, zeros below
     x = (x &* 10) &+ (x >> 8)
     x = ((x & 0x00FF_00FF_00FF_00FF) &* (100 << 16 + 1)) >> 16
     x = ((x & 0x0000_FFFF_0000_FFFF) &* (10000 << 32 + 1)) >> 32
@@ -265,9 +265,8 @@ func eightDigitValue(_ word: UInt64, _ k: Int) -> UInt64 {
 /// The fast path of `Double.parseInPlace` (needs 32 readable bytes at `p`).
 @inline(__always)
 private func parseDecimalWords(_ p: UnsafePointer<UInt8>) -> Double? {
-    var q = p
-    let negative = q.pointee == 0x2D
-    if negative { q += 1 }
+    let negative = p.pointee == 0x2D
+    var q = p + (negative ? 1 : 0)
     let (k1, w1) = leadingDigits(q)
     if k1 == 8 { return nil }
     var m: UInt64 = k1 > 0 ? eightDigitValue(w1, k1) : 0
@@ -276,10 +275,10 @@ private func parseDecimalWords(_ p: UnsafePointer<UInt8>) -> Double? {
     if q.pointee == 0x2E {
         q += 1
         let (k2, w2) = leadingDigits(q)
-        if k2 == 8 || k1 + k2 == 0 { return nil }
+        if k2 == 8 || k1 &+ k2 == 0 { return nil }
         if k2 > 0 { m = m &* exactPowersOfTen64[k2] &+ eightDigitValue(w2, k2) }
         q += k2
-        e = -k2
+        e = 0 &- k2
     } else if k1 == 0 {
         return nil
     }
@@ -290,14 +289,15 @@ private func parseDecimalWords(_ p: UnsafePointer<UInt8>) -> Double? {
         let (k3, w3) = leadingDigits(q)
         if k3 == 0 || k3 > 3 { return nil }
         let x = Int(eightDigitValue(w3, k3))
-        e += en ? -x : x
+        e &+= en ? 0 &- x : x
         q += k3
     }
     if q.pointee > 0x20 || e < -22 || e > 22 { return nil }
-    // m < 10^16 < 2^53: exact, and one correctly rounded operation (Clinger's fast path).
-    var v = Double(m)
-    if e < 0 { v /= exactPowersOfTen[-e] } else if e > 0 { v *= exactPowersOfTen[e] }
-    return negative ? -v : v
+    // m < 10^16 < 2^53: exact, and one correctly rounded operation (Clinger's fast path); the
+    // sign is set last (exact).
+    var v = Double(Int64(bitPattern: m))
+    if e < 0 { v /= exactPowersOfTen[0 &- e] } else if e > 0 { v *= exactPowersOfTen[e] }
+    return Double(bitPattern: v.bitPattern | (negative ? 1 << 63 : 0))
 }
 
 private let exactPowersOfTen64: [UInt64] = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000]

@@ -529,11 +529,13 @@ struct STARParser {
 
 /// Reads the tokens of the line whose first token starts at `start` when the line is plain:
 /// unquoted values separated by blanks, ended by LF. Each 8-byte word is classified with exact
-/// per-byte SWAR tests (no carries cross bytes): "byte > 0x20" (part of a value), "byte is LF", and
-/// "byte in 0x21...0x27" (quotes, `#` and a few rare signs, which send the line to the byte-wise
-/// reader). A value starts where a non-blank byte follows a blank. Writes the first `columns` start
-/// offsets (relative to `from`) to `row`; returns the position after the LF and the number of
-/// values, or nil if the line is not plain or too close to the end of the text.
+/// per-byte SWAR tests that share one masked copy of the word (no carries cross bytes, since each
+/// byte's low 7 bits plus the constant stay below 0x100): "byte > 0x20" (part of a value), "byte
+/// in 0x21...0x27" (quotes, `#` and a few rare signs, which send the line to the byte-wise reader)
+/// and "byte < 0x20" (LF, CR, tab: rare, so the exact LF test runs only then). A value starts where
+/// a value byte follows a blank. Writes the first `columns` start offsets (relative to `from`) to
+/// `row`; returns the position after the LF and the number of values, or nil if the line is not
+/// plain or too close to the end of the text.
 @inline(__always)
 func scanPlainLine(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, _ from: Int,
                    _ row: UnsafeMutablePointer<UInt32>, _ columns: Int) -> (next: Int, count: Int)? {
@@ -543,30 +545,33 @@ func scanPlainLine(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, _ from: In
     var i = start
     var count = 0
     var blankBefore: UInt64 = 0x80      // the byte before `start` counts as a blank
-    while i + 8 <= n {
+    while i &+ 8 <= n {
         let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        let value = (((w & low7) &+ 0x5F5F_5F5F_5F5F_5F5F) | w) & high          // > 0x20
-        let blank = ~value & high
-        let x = w ^ 0x0A0A_0A0A_0A0A_0A0A
-        var lf = ~((((x & low7) &+ low7) | x)) & high                              // == 0x0A
-        let y = (w ^ 0x2020_2020_2020_2020) & 0xF8F8_F8F8_F8F8_F8F8
-        var special = ~((((y & low7) &+ low7) | y)) & high & value                 // 0x21...0x27
+        let w7 = w & low7
+        let value = ((w7 &+ 0x5F5F_5F5F_5F5F_5F5F) | w) & high                    // > 0x20
+        let special = ~((w7 &+ 0x5858_5858_5858_5858) | w) & value                 // 0x21...0x27
+        let control = ~((w7 &+ 0x6060_6060_6060_6060) | w) & high                  // < 0x20
+        let blank = value ^ high
         var starts = value & ((blank << 8) | blankBefore)
-        if lf != 0 {
-            lf &= 0 &- lf                       // the first LF only
-            let before = lf &- 1                // bytes before it
-            starts &= before
-            special &= before
+        var lf: UInt64 = 0
+        if (special | control) != 0 {
+            if control != 0 {
+                let x = w ^ 0x0A0A_0A0A_0A0A_0A0A
+                lf = ~(((x & low7) &+ low7) | x) & high                           // == 0x0A
+                lf &= 0 &- lf                   // the first LF only
+                if lf != 0 { starts &= lf &- 1 }
+            }
+            if special & (lf == 0 ? ~0 : lf &- 1) != 0 { return nil }
         }
-        if special != 0 { return nil }
+        let offset = i &- from
         while starts != 0 {
-            if count < columns { row[count] = UInt32(truncatingIfNeeded: i + (starts.trailingZeroBitCount >> 3) - from) }
-            count += 1
+            if count < columns { row[count] = UInt32(truncatingIfNeeded: offset &+ (starts.trailingZeroBitCount &>> 3)) }
+            count &+= 1
             starts &= starts &- 1
         }
-        if lf != 0 { return (i + (lf.trailingZeroBitCount >> 3) + 1, count) }
-        blankBefore = blank >> 56
-        i += 8
+        if lf != 0 { return (i &+ (lf.trailingZeroBitCount &>> 3) &+ 1, count) }
+        blankBefore = blank &>> 56
+        i &+= 8
     }
     return nil
 }

@@ -291,5 +291,11 @@ _rlnOpticsGroup #4
         }
         #expect(wrong == 0)
         #expect(doc.serialized() == text)
+        // The one-pass typed reader splits the same way.
+        let typed = try #require(try STARTypedFile(text: text, name: "plain.star").table("t"))
+        #expect(typed.rowCount == expected.count)
+        for c in 0..<columns {
+            #expect(typed.columns.texts["rlnC\(c + 1)"].map(Array.init) == expected.map { $0[c] })
+        }
     }
 }
