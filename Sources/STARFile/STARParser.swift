@@ -525,53 +525,93 @@ struct STARParser {
     }
 }
 
-// MARK: plain lines, eight bytes at a time
+// MARK: plain lines, sixteen bytes at a time
 
 /// Reads the tokens of the line whose first token starts at `start` when the line is plain:
-/// unquoted values separated by blanks, ended by LF. Each 8-byte word is classified with exact
-/// per-byte SWAR tests that share one masked copy of the word (no carries cross bytes, since each
-/// byte's low 7 bits plus the constant stay below 0x100): "byte > 0x20" (part of a value), "byte
-/// in 0x21...0x27" (quotes, `#` and a few rare signs, which send the line to the byte-wise reader)
-/// and "byte < 0x20" (LF, CR, tab: rare, so the exact LF test runs only then). A value starts where
-/// a value byte follows a blank. Writes the first `columns` start offsets (relative to `from`) to
-/// `row`; returns the position after the LF and the number of values, or nil if the line is not
-/// plain or too close to the end of the text.
+/// unquoted values separated by blanks, ended by LF. Sixteen bytes at a time are classified with
+/// vector compares: "byte > 0x20" (part of a value), and the rare bytes "0x21...0x27" (quotes, `#`
+/// and a few signs, which send the line to the byte-wise reader) and "< 0x20" (LF, CR, tab). Blocks
+/// without rare bytes only collect value starts (a value byte after a blank); the others, and the
+/// last bytes of the text, go through the exact eight-byte step `plainWordStep`. Writes the first
+/// `columns` start offsets (relative to `from`) to `row`; returns the position after the LF and
+/// the number of values, or nil if the line is not plain or too close to the end of the text.
 @inline(__always)
 func scanPlainLine(_ p: UnsafePointer<UInt8>, _ start: Int, _ n: Int, _ from: Int,
                    _ row: UnsafeMutablePointer<UInt32>, _ columns: Int) -> (next: Int, count: Int)? {
     let raw = UnsafeRawPointer(p)
     let high: UInt64 = 0x8080_8080_8080_8080
-    let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
     var i = start
     var count = 0
     var blankBefore: UInt64 = 0x80      // the byte before `start` counts as a blank
-    while i &+ 8 <= n {
-        let w = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        let w7 = w & low7
-        let value = ((w7 &+ 0x5F5F_5F5F_5F5F_5F5F) | w) & high                    // > 0x20
-        let special = ~((w7 &+ 0x5858_5858_5858_5858) | w) & value                 // 0x21...0x27
-        let control = ~((w7 &+ 0x6060_6060_6060_6060) | w) & high                  // < 0x20
-        let blank = value ^ high
-        var starts = value & ((blank << 8) | blankBefore)
-        var lf: UInt64 = 0
-        if (special | control) != 0 {
-            if control != 0 {
-                let x = w ^ 0x0A0A_0A0A_0A0A_0A0A
-                lf = ~(((x & low7) &+ low7) | x) & high                           // == 0x0A
-                lf &= 0 &- lf                   // the first LF only
-                if lf != 0 { starts &= lf &- 1 }
+    while i &+ 16 <= n {
+        let v = raw.loadUnaligned(fromByteOffset: i, as: SIMD16<UInt8>.self)
+        let value = v .> SIMD16<UInt8>(repeating: 0x20)
+        let rare = (value .& (v .< SIMD16<UInt8>(repeating: 0x28))) .| (v .< SIMD16<UInt8>(repeating: 0x20))
+        let r = unsafeBitCast(rare, to: SIMD2<UInt64>.self)
+        if (r[0] | r[1]) != 0 {
+            for k in 0..<2 {
+                let w = raw.loadUnaligned(fromByteOffset: i &+ 8 &* k, as: UInt64.self)
+                let step = plainWordStep(w, i &+ 8 &* k, from, row, columns, &count, &blankBefore)
+                if step < 0 { return nil }
+                if step > 0 { return (step, count) }
             }
-            if special & (lf == 0 ? ~0 : lf &- 1) != 0 { return nil }
+            i &+= 16
+            continue
         }
-        let offset = i &- from
-        while starts != 0 {
-            if count < columns { row[count] = UInt32(truncatingIfNeeded: offset &+ (starts.trailingZeroBitCount &>> 3)) }
-            count &+= 1
-            starts &= starts &- 1
-        }
-        if lf != 0 { return (i &+ (lf.trailingZeroBitCount &>> 3) &+ 1, count) }
-        blankBefore = blank &>> 56
+        let m = unsafeBitCast(value, to: SIMD2<UInt64>.self)
+        let value0 = m[0] & high, value1 = m[1] & high
+        let blank0 = value0 ^ high, blank1 = value1 ^ high
+        emitValueStarts(value0 & ((blank0 << 8) | blankBefore), i &- from, row, columns, &count)
+        emitValueStarts(value1 & ((blank1 << 8) | (blank0 &>> 56)), i &+ 8 &- from, row, columns, &count)
+        blankBefore = blank1 &>> 56
+        i &+= 16
+    }
+    while i &+ 8 <= n {
+        let step = plainWordStep(raw.loadUnaligned(fromByteOffset: i, as: UInt64.self), i, from, row, columns, &count, &blankBefore)
+        if step < 0 { return nil }
+        if step > 0 { return (step, count) }
         i &+= 8
     }
     return nil
+}
+
+/// Writes the positions of the set bits (one per byte) of `starts` as offsets from `offset`.
+@inline(__always)
+func emitValueStarts(_ starts: UInt64, _ offset: Int, _ row: UnsafeMutablePointer<UInt32>, _ columns: Int,
+                     _ count: inout Int) {
+    var s = starts
+    while s != 0 {
+        if count < columns { row[count] = UInt32(truncatingIfNeeded: offset &+ (s.trailingZeroBitCount &>> 3)) }
+        count &+= 1
+        s &= s &- 1
+    }
+}
+
+/// One 8-byte word `w` at position `i` of a plain line, with exact per-byte SWAR tests that share
+/// one masked copy of the word (each byte's low 7 bits plus the constant stay below 0x100, so no
+/// carry crosses bytes): value bytes (> 0x20), the signs 0x21...0x27 and, when the word has control
+/// bytes, LF. Returns -1 if the line is not plain, 0 to go on, or the position after the LF.
+@inline(__always)
+func plainWordStep(_ w: UInt64, _ i: Int, _ from: Int, _ row: UnsafeMutablePointer<UInt32>, _ columns: Int,
+                   _ count: inout Int, _ blankBefore: inout UInt64) -> Int {
+    let high: UInt64 = 0x8080_8080_8080_8080
+    let low7: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+    let w7 = w & low7
+    let value = ((w7 &+ 0x5F5F_5F5F_5F5F_5F5F) | w) & high                    // > 0x20
+    let special = ~((w7 &+ 0x5858_5858_5858_5858) | w) & value                 // 0x21...0x27
+    let control = ~((w7 &+ 0x6060_6060_6060_6060) | w) & high                  // < 0x20
+    let blank = value ^ high
+    var starts = value & ((blank << 8) | blankBefore)
+    var lf: UInt64 = 0
+    if control != 0 {
+        let x = w ^ 0x0A0A_0A0A_0A0A_0A0A
+        lf = ~(((x & low7) &+ low7) | x) & high                                   // == 0x0A
+        lf &= 0 &- lf                   // the first LF only
+        if lf != 0 { starts &= lf &- 1 }
+    }
+    if special & (lf == 0 ? ~0 : lf &- 1) != 0 { return -1 }
+    emitValueStarts(starts, i &- from, row, columns, &count)
+    if lf != 0 { return i &+ (lf.trailingZeroBitCount &>> 3) &+ 1 }
+    blankBefore = blank &>> 56
+    return 0
 }
