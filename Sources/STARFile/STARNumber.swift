@@ -269,18 +269,25 @@ private func parseDecimalWords(_ p: UnsafePointer<UInt8>) -> Double? {
     var q = p + (negative ? 1 : 0)
     let (k1, w1) = leadingDigits(q)
     if k1 == 8 { return nil }
-    var m: UInt64 = k1 > 0 ? eightDigitValue(w1, k1) : 0
+    var m: UInt64
     q += k1
     var e = 0
     if q.pointee == 0x2E {
         q += 1
         let (k2, w2) = leadingDigits(q)
         if k2 == 8 || k1 &+ k2 == 0 { return nil }
-        if k2 > 0 { m = m &* exactPowersOfTen64[k2] &+ eightDigitValue(w2, k2) }
+        if k1 &+ k2 <= 8 {
+            // Both parts in one word: the integer digits, then the fraction's.
+            let integer = w1 & ((1 &<< UInt64(8 &* k1)) &- 1)
+            m = eightDigitValue(integer | (w2 &<< UInt64(8 &* k1)), k1 &+ k2)
+        } else {
+            m = eightDigitValue(w1, k1) &* exactPowersOfTen64[k2] &+ (k2 > 0 ? eightDigitValue(w2, k2) : 0)
+        }
         q += k2
         e = 0 &- k2
-    } else if k1 == 0 {
-        return nil
+    } else {
+        if k1 == 0 { return nil }
+        m = eightDigitValue(w1, k1)
     }
     if (q.pointee | 0x20) == 0x65 {
         q += 1

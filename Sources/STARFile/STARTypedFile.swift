@@ -67,20 +67,23 @@ public struct STARTypedFile: Sendable {
     public let tables: [STARTypedTable]
 
     /// Reads the file at `path` (memory-mapped). `types` fixes the type of the given labels in
-    /// every table.
-    public init(path: String, types: [String: STARValueType] = [:]) throws {
+    /// every table. Loops longer than `pieceBytes` are read in one pass, in pieces of that size
+    /// (the default suits large files; tests and fuzzing use tiny pieces to reach every boundary).
+    public init(path: String, types: [String: STARValueType] = [:], pieceBytes: Int = 2 << 20) throws {
         let mapped = try MappedFile(path: path)
-        try self.init(source: STARSource(mapped: mapped, name: path), types: types)
+        try self.init(source: STARSource(mapped: mapped, name: path), types: types, pieceBytes: pieceBytes)
     }
 
     /// Reads STAR text held in memory; `name` is used in error messages.
-    public init(text: String, name: String = "<text>", types: [String: STARValueType] = [:]) throws {
-        try self.init(source: STARSource(text: text, name: name), types: types)
+    public init(text: String, name: String = "<text>", types: [String: STARValueType] = [:],
+                pieceBytes: Int = 2 << 20) throws {
+        try self.init(source: STARSource(text: text, name: name), types: types, pieceBytes: pieceBytes)
     }
 
-    private init(source: STARSource, types: [String: STARValueType]) throws {
+    private init(source: STARSource, types: [String: STARValueType], pieceBytes: Int) throws {
         var parser = STARParser(source: source)
         parser.typedLoops = types
+        parser.typedPieceBytes = max(2, pieceBytes)
         let blocks = try parser.parse()
         tables = try blocks.enumerated().map { index, block in
             let columns = try parser.typedResults[index] ?? typedColumns(block, types)
@@ -150,18 +153,18 @@ extension STARParser {
                                   fixed: [String: STARValueType]) throws -> (columns: STARColumns, rows: Int, end: Int)? {
         let columns = labels.count
         // A first sequential piece, tokenized: small loops end here and take the usual path.
-        let firstEnd = min(n, lineEnd(min(n, start + (1 << 20)) - 1))
+        let firstEnd = min(n, lineEnd(min(n, start + typedPieceBytes / 2) - 1))
         let first = tokenizeLines(from: start, to: firstEnd, columns: columns, reserve: 0, strict: strict)
         guard first.stop == nil, first.error == nil, !first.needsStream, firstEnd < n, first.rows > 0 else { return nil }
-        // The rest in pieces of about 2 MB ending at line ends. Each piece's rows go after the
+        // The rest in pieces of about 2 MB (`typedPieceBytes`) ending at line ends. Each piece's rows go after the
         // rows of the pieces before it; its number of lines (an upper bound on its rows, counted
         // just before it is read) is handed on to the next piece (see `readTypedPieces`).
         var bounds = [firstEnd]
         while bounds.last! < n {
-            let target = bounds.last! + (2 << 20)
+            let target = bounds.last! + typedPieceBytes
             bounds.append(target >= n ? n : lineEnd(target - 1))
         }
-        // Room for the lines the first megabyte predicts, with a margin; a loop with more is read
+        // Room for the lines the first half piece predicts, with a margin; a loop with more is read
         // again the usual way.
         let bytesPerRow = max(1, (firstEnd - start) / first.rows)
         let capacity = first.rows + (n - firstEnd) / bytesPerRow + (n - firstEnd) / bytesPerRow / 4 + 1024

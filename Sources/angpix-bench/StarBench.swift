@@ -1,8 +1,11 @@
 // `angpix-bench star`: the STAR engine on a 1,000,000-particle RELION 3.1 file of 26 columns
 // (about 400 MB, made by ../shared/tools/gen_star.py into ./bench-data if absent). Each angpix
 // stage runs in a child process of this program so that its peak memory (ru_maxrss) is its own;
-// the installed anchors (relion_star_handler, Python starfile, gemmi, starfile-rs) run once each
-// under /usr/bin/time -v. Prints seconds, MB/s of input, peak memory and the ratio to each anchor.
+// the installed anchors (relion_star_handler, Python starfile, gemmi, starfile-rs) run under
+// /usr/bin/time -v. Prints seconds, MB/s of input, peak memory and the ratio to each anchor.
+// Stages: tokenize (the lossless STARDocument), parse-typed (STARTypedFile: every column typed, in
+// one pass), document+columns (STARDocument, then every column typed by block.columns),
+// parse-typed+strings (the same with a String per text value), read+write, read+modify+write, join.
 
 import ArgumentParser
 import Foundation

@@ -145,6 +145,50 @@ import TestSupport
         try expectSameAsDocument(typed, path)
     }
 
+    /// Tiny pieces put piece boundaries everywhere: on blank and comment lines, before the line
+    /// that ends the loop, inside runs of quoted or CRLF rows. Every size must read what the
+    /// document reads.
+    @Test(arguments: [16, 64, 100, 333, 1000, 4096])
+    func tinyPiecesReadWhatTheDocumentReads(pieceBytes: Int) throws {
+        var rng = SplitMix64(seed: UInt64(pieceBytes))
+        var text = "data_optics\nloop_\n_rlnOpticsGroup\n_rlnImagePixelSize\n1 1.0\n2 1.1\n\ndata_particles\nloop_\n_rlnA #1\n_rlnB #2\n_rlnC #3\n"
+        for r in 0..<2000 {
+            switch rng.unit() {
+            case ..<0.03: text += "\n"
+            case ..<0.05: text += "# comment \(r)\n"
+            case ..<0.07: text += "   \t \n"
+            default: break
+            }
+            let b = rng.unit() < 0.05 ? "'quoted \(r)'" : String(format: "%.6f", rng.uniform(-1000, 1000))
+            let c = r == 1500 && pieceBytes == 333 ? "2.5" : "\(r % 9)"
+            text += "  \(r)  \(b) \(c)" + (rng.unit() < 0.05 ? "\r\n" : "\n")
+        }
+        text += "\ndata_general\n_rlnFinalResolution 3.2\n\ndata_extra\nloop_\n_rlnX\n_rlnY\n_rlnZ\n"
+        for r in 0..<300 { text += "\(r) \(r * 2) \(r * 3)\n" }      // rows a later piece may see first
+        let doc = try STARDocument(text: text, name: "t.star")
+        let typed = try STARTypedFile(text: text, name: "t.star", pieceBytes: pieceBytes)
+        #expect(typed.tables.map(\.name) == ["optics", "particles", "general", "extra"])
+        #expect(typed.table("particles")?.rowCount == 2000)
+        #expect(typed.table("particles")?.type(of: "rlnC") == (pieceBytes == 333 ? .double : .int))
+        for (t, b) in zip(typed.tables, doc.blocks) {
+            #expect(t.rowCount == b.rowCount)
+            for label in t.labels {
+                switch t.type(of: label) {
+                case .double: #expect(t.columns.doubles[label] == (try b.doubles(label)), "\(label)")
+                case .int: #expect(t.columns.ints[label] == (try b.ints(label)), "\(label)")
+                default: #expect(t.columns.texts[label].map(Array.init) == (try b.strings(label)), "\(label)")
+                }
+            }
+        }
+        // A bad row is the same error whichever piece it falls in.
+        let bad = text.replacingOccurrences(of: "\n  1777  ", with: "\n  1777 ")
+            .replacingOccurrences(of: "\n  1777 ", with: "\n  1777 x y ")
+        var documentError = "", typedError = ""
+        do { _ = try STARDocument(text: bad, name: "t.star") } catch { documentError = "\(error)" }
+        do { _ = try STARTypedFile(text: bad, name: "t.star", pieceBytes: pieceBytes) } catch { typedError = "\(error)" }
+        #expect(!documentError.isEmpty && typedError == documentError)
+    }
+
     @Test func smallFilesAndMmCIFGoThroughTheDocumentPath() throws {
         let cif = """
         data_1ABC
