@@ -83,7 +83,7 @@ public struct STARTypedFile: Sendable {
     private init(source: STARSource, types: [String: STARValueType], pieceBytes: Int) throws {
         var parser = STARParser(source: source)
         parser.typedLoops = types
-        parser.typedPieceBytes = max(2, pieceBytes)
+        parser.typedPieceBytes = min(max(2, pieceBytes), 1 << 30)   // offsets within a piece are 32-bit
         let blocks = try parser.parse()
         tables = try blocks.enumerated().map { index, block in
             let columns = try parser.typedResults[index] ?? typedColumns(block, types)
