@@ -156,9 +156,9 @@ extension STARParser {
         let firstEnd = min(n, lineEnd(min(n, start + typedPieceBytes / 2) - 1))
         let first = tokenizeLines(from: start, to: firstEnd, columns: columns, reserve: 0, strict: strict)
         guard first.stop == nil, first.error == nil, !first.needsStream, firstEnd < n, first.rows > 0 else { return nil }
-        // The rest in pieces of about 2 MB (`typedPieceBytes`) ending at line ends. Each piece's rows go after the
-        // rows of the pieces before it; its number of lines (an upper bound on its rows, counted
-        // just before it is read) is handed on to the next piece (see `readTypedPieces`).
+        // The rest in pieces of `typedPieceBytes` (2 MB) ending at line ends. Each piece's rows go
+        // after the rows of the pieces before it; its number of lines (an upper bound on its rows,
+        // counted just before it is read) is handed on to the next piece (see `readTypedPieces`).
         var bounds = [firstEnd]
         while bounds.last! < n {
             let target = bounds.last! + typedPieceBytes
