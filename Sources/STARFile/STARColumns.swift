@@ -198,26 +198,29 @@ struct STARCellSink: @unchecked Sendable {
     @inline(__always)
     func store(_ offsets: UnsafePointer<UInt32>, cellBase: Int, source src: STARSource, at r: Int) -> Bool {
         let base = src.base
-        let end = base + src.count
-        let cells = base + cellBase
-        for (j, c) in doubleColumns.enumerated() {
-            let cell = cells + Int(offsets[c])
-            if let v = Double.parseInPlace(cell, end) { doubles[j][r] = v; continue }
-            let range = src.token(at: cell - base).content
-            guard let v = parseSTARDouble(base + range.lowerBound, range.count) else { return false }
-            doubles[j][r] = v
-        }
-        for (j, c) in intColumns.enumerated() {
-            let cell = cells + Int(offsets[c])
-            if let v = Int.parseInPlace(cell, end) { ints[j][r] = v; continue }
-            let range = src.token(at: cell - base).content
-            guard let v = parseSTARInt(base + range.lowerBound, range.count) else { return false }
-            ints[j][r] = v
-        }
+        guard storeNumbers(doubleColumns, doubles, offsets, cellBase, src, r),
+              storeNumbers(intColumns, ints, offsets, cellBase, src, r) else { return false }
         for (j, c) in textColumns.enumerated() { textStarts[j][r] = cellBase + Int(offsets[c]) }
         for (j, c) in stringColumns.enumerated() {
             let range = src.token(at: cellBase + Int(offsets[c])).content
             strings[j][r] = String(decoding: UnsafeBufferPointer(start: base + range.lowerBound, count: range.count), as: UTF8.self)
+        }
+        return true
+    }
+
+    /// Parses the cells of `columns` as numbers into element `r` of `out`: the in-place fast path,
+    /// else the general parser on the token's content; false at the first cell that is not one.
+    @inline(__always)
+    private func storeNumbers<T: STARScalar>(_ columns: [Int], _ out: [UnsafeMutablePointer<T>], _ offsets: UnsafePointer<UInt32>,
+                                             _ cellBase: Int, _ src: STARSource, _ r: Int) -> Bool {
+        let base = src.base
+        let end = base + src.count
+        for (j, c) in columns.enumerated() {
+            let cell = base + cellBase + Int(offsets[c])
+            if let v = T.parseInPlace(cell, end) { out[j][r] = v; continue }
+            let range = src.token(at: cell - base).content
+            guard let v = T.parse(base + range.lowerBound, range.count) else { return false }
+            out[j][r] = v
         }
         return true
     }
