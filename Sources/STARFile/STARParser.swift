@@ -34,6 +34,8 @@ struct STARParser {
     /// Set (to the labels whose type is fixed) to read large line-mode loops straight into typed
     /// columns (`STARTypedFile`); their blocks then hold no rows and the columns are in `typedResults`.
     var typedLoops: [String: STARValueType]? = nil
+    /// The only columns such loops convert (nil: all).
+    var typedOnly: Set<String>? = nil
     /// The size of the pieces such loops are read in (the first half piece is tokenized).
     var typedPieceBytes = 2 << 20
     /// Typed columns and row counts of such loops, by index of the block.

@@ -48,7 +48,7 @@ public struct STARTypedTable: Sendable {
     /// The values: each label is in exactly one of `doubles`, `ints` or `texts`.
     public let columns: STARColumns
 
-    /// The type label `label` was read as; nil if the table has no such column.
+    /// The type label `label` was read as; nil if the table has no such column or it was not read.
     public func type(of label: String) -> STARValueType? {
         if columns.ints[label] != nil { return .int }
         if columns.doubles[label] != nil { return .double }
@@ -67,26 +67,30 @@ public struct STARTypedFile: Sendable {
     public let tables: [STARTypedTable]
 
     /// Reads the file at `path` (memory-mapped). `types` fixes the type of the given labels in
-    /// every table. Loops longer than `pieceBytes` are read in one pass, in pieces of that size
-    /// (the default suits large files; tests and fuzzing use tiny pieces to reach every boundary).
-    public init(path: String, types: [String: STARValueType] = [:], pieceBytes: Int = 2 << 20) throws {
+    /// every table; `only`, if given, names the columns to read (the others are still checked as
+    /// part of their rows, but not converted). Loops longer than `pieceBytes` are read in one pass,
+    /// in pieces of that size (the default suits large files; tests and fuzzing use tiny pieces to
+    /// reach every boundary).
+    public init(path: String, types: [String: STARValueType] = [:], only: Set<String>? = nil,
+                pieceBytes: Int = 2 << 20) throws {
         let mapped = try MappedFile(path: path)
-        try self.init(source: STARSource(mapped: mapped, name: path), types: types, pieceBytes: pieceBytes)
+        try self.init(source: STARSource(mapped: mapped, name: path), types: types, only: only, pieceBytes: pieceBytes)
     }
 
     /// Reads STAR text held in memory; `name` is used in error messages.
     public init(text: String, name: String = "<text>", types: [String: STARValueType] = [:],
-                pieceBytes: Int = 2 << 20) throws {
-        try self.init(source: STARSource(text: text, name: name), types: types, pieceBytes: pieceBytes)
+                only: Set<String>? = nil, pieceBytes: Int = 2 << 20) throws {
+        try self.init(source: STARSource(text: text, name: name), types: types, only: only, pieceBytes: pieceBytes)
     }
 
-    private init(source: STARSource, types: [String: STARValueType], pieceBytes: Int) throws {
+    private init(source: STARSource, types: [String: STARValueType], only: Set<String>?, pieceBytes: Int) throws {
         var parser = STARParser(source: source)
         parser.typedLoops = types
+        parser.typedOnly = only
         parser.typedPieceBytes = min(max(2, pieceBytes), 1 << 30)   // offsets within a piece are 32-bit
         let blocks = try parser.parse()
         tables = try blocks.enumerated().map { index, block in
-            let columns = try parser.typedResults[index] ?? typedColumns(block, types)
+            let columns = try parser.typedResults[index] ?? typedColumns(block, types, only)
             return STARTypedTable(name: block.name, isLoop: block.isLoop, labels: block.labels,
                                   rowCount: parser.typedResults[index] == nil ? block.rowCount : parser.typedRowCounts[index]!,
                                   columns: columns)
@@ -99,10 +103,11 @@ public struct STARTypedFile: Sendable {
     }
 }
 
-/// Reads every column of a tokenized block as its type (first value, widened on a bad value).
-private func typedColumns(_ block: STARBlock, _ fixed: [String: STARValueType]) throws -> STARColumns {
+/// Reads the (selected) columns of a tokenized block as their types (first value, widened on a
+/// bad value).
+private func typedColumns(_ block: STARBlock, _ fixed: [String: STARValueType], _ only: Set<String>?) throws -> STARColumns {
     var types: [String: STARValueType] = [:]
-    for label in block.labels {
+    for label in block.labels where only?.contains(label) ?? true {
         types[label] = fixed[label] ?? (block.rowCount > 0 ? STARValueType.of(block.string(row: 0, label) ?? "") : .text)
     }
     while true {
@@ -173,9 +178,10 @@ extension STARParser {
             let range = src.token(at: first.base + Int(first.offsets[labels.firstIndex(of: label)!])).content
             return STARValueType.of(UnsafeBufferPointer(start: p + range.lowerBound, count: range.count))
         }
+        let read = (0..<columns).filter { typedOnly?.contains(labels[$0]) ?? true }
         while true {
-            let d = (0..<columns).filter { types[$0] == .double }, i = (0..<columns).filter { types[$0] == .int }
-            let t = (0..<columns).filter { types[$0] == .text }
+            let d = read.filter { types[$0] == .double }, i = read.filter { types[$0] == .int }
+            let t = read.filter { types[$0] == .text }
             var sink = STARCellSink()
             sink.doubleColumns = d; sink.intColumns = i; sink.textColumns = t
             var results: [TypedPiece] = []

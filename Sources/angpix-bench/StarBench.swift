@@ -4,7 +4,8 @@
 // the installed anchors (relion_star_handler, Python starfile, gemmi, starfile-rs) run under
 // /usr/bin/time -v. Prints seconds, MB/s of input, peak memory and the ratio to each anchor.
 // Stages: tokenize (the lossless STARDocument), parse-typed (STARTypedFile: every column typed, in
-// one pass), document+columns (STARDocument, then every column typed by block.columns),
+// one pass), parse-3-columns (STARTypedFile reading two defocus columns and the optics group),
+// document+columns (STARDocument, then every column typed by block.columns),
 // parse-typed+strings (the same with a String per text value), read+write, read+modify+write, join.
 
 import ArgumentParser
@@ -63,7 +64,7 @@ struct StarBench: ParsableCommand {
             print(String(format: "angpix %@ %7.3f s  %7.0f MB/s  peak %6.0f MB (%.2f× file)  median of %d %.3f s",
                          pad(name, 30) as NSString, best, mb / best, peak, peak / mb, times.count, median))
         }
-        for s in ["tokenize", "parse-typed", "document+columns", "parse-typed+strings", "read+write", "read+write+fsync",
+        for s in ["tokenize", "parse-typed", "parse-3-columns", "document+columns", "parse-typed+strings", "read+write", "read+write+fsync",
                   "read+modify+write", "join"] { try stageRun(s) }
         guard !noAnchors else { return }
         var anchors: [(name: String, seconds: Double, peakMB: Double)] = []
@@ -123,6 +124,11 @@ struct StarBench: ParsableCommand {
             precondition(typed.tables.count == 2 && typed.tables[1].rowCount > 0 &&
                          typed.tables[1].columns.doubles.count + typed.tables[1].columns.ints.count +
                          typed.tables[1].columns.texts.count == 26)
+            result = typed
+        case "parse-3-columns":
+            // What a script that needs the defocus of every particle reads (STARTypedFile, only:).
+            let typed = try STARTypedFile(path: input, only: ["rlnDefocusU", "rlnDefocusV", "rlnOpticsGroup"])
+            precondition(typed.table("particles")?.columns.doubles["rlnDefocusV"]?.count == typed.table("particles")?.rowCount)
             result = typed
         case "document+columns", "parse-typed+strings":
             // The lossless document, then every column into a typed array (numbers as Double or

@@ -107,6 +107,24 @@ import TestSupport
         #expect(try STARTypedFile(path: path).table("particles")?.type(of: "rlnCoordinateX") == .text)
     }
 
+    @Test func onlyTheNamedColumnsAreRead() throws {
+        let dir = TemporaryDirectory()
+        // A value that is not a number in a column that is not asked for does not matter.
+        let path = dir.write("only.star", particleFile(rows: 40_000, cell: { r, c, v in r == 30_000 && c == 0 ? "oops" : v }))
+        let all = try STARTypedFile(path: path)
+        let some = try STARTypedFile(path: path, types: ["rlnCoordinateX": .double],
+                                     only: ["rlnDefocusU", "rlnImageName", "rlnOpticsGroup", "rlnImagePixelSize"])
+        let p = try #require(some.table("particles")), q = try #require(all.table("particles"))
+        #expect(p.rowCount == 40_000 && p.labels == q.labels)
+        #expect(p.columns.doubles.keys.sorted() == ["rlnDefocusU"] && p.columns.ints.keys.sorted() == ["rlnOpticsGroup"])
+        #expect(p.columns.texts.keys.sorted() == ["rlnImageName"] && p.type(of: "rlnCoordinateX") == nil)
+        #expect(p.columns.doubles["rlnDefocusU"] == q.columns.doubles["rlnDefocusU"])
+        #expect(p.columns.ints["rlnOpticsGroup"] == q.columns.ints["rlnOpticsGroup"])
+        #expect(p.columns.texts["rlnImageName"].map(Array.init) == q.columns.texts["rlnImageName"].map(Array.init))
+        #expect(some.table("optics")?.columns.doubles.keys.sorted() == ["rlnImagePixelSize"])
+        #expect(some.table("optics")?.columns.ints.keys.sorted() == ["rlnOpticsGroup"])   // in every table
+    }
+
     @Test func aShortRowIsTheSameErrorAsForTheDocument() throws {
         let dir = TemporaryDirectory()
         let text = particleFile(rows: 40_000, cell: { r, c, v in r == 33_333 && c == 6 ? "" : v })
