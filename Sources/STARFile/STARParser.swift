@@ -10,9 +10,10 @@
 
 import AngpixCore
 
-/// The result of tokenizing a range of lines of a loop.
+/// How a range of lines of a loop was read (`readLines`): the rows found, and where and why the
+/// reading stopped; `offsets` holds the rows' cell offsets when the lines were tokenized.
 struct LineChunk {
-    var offsets: STAROffsets = []
+    var offsets: STAROffsets? = nil
     var rows = 0
     var base = 0
     /// Offset of the line where the loop ended (a label, data_, loop_ ...), if it ended here.
@@ -356,7 +357,7 @@ struct STARParser {
             if let e = c.error { throw fail(e.offset, e.reason) }
             if c.needsStream { return nil }
             if c.rows > 0 {
-                segments.append(STARSegment(firstRow: rows, rowCount: c.rows, base: c.base, offsets: c.offsets))
+                segments.append(STARSegment(firstRow: rows, rowCount: c.rows, base: c.base, offsets: c.offsets ?? []))
                 rows += c.rows
             }
             if let r = c.lastRowEnd { end = r }
@@ -370,40 +371,49 @@ struct STARParser {
 
     /// Tokenizes the lines starting in [from, to) as rows of `columns` values.
     func tokenizeLines(from: Int, to: Int, columns: Int, reserve: Int, strict: Bool = true) -> LineChunk {
-        var chunk = LineChunk()
-        chunk.base = from
         // Offsets are written straight into the segment's storage (grown by realloc if the
         // estimate was short, trimmed at the end).
         let store = STAROffsets(capacity: max(reserve, columns * 64))
-        func finish() -> LineChunk {
-            var c = chunk
-            store.trim()
-            c.offsets = store
-            return c
-        }
+        var chunk = readLines(from: from, to: to, columns: columns, strict: strict,
+                              buffer: { store.reserve(columns); return store.pointer + store.count },
+                              take: { _, _ in store.advance(columns); return true })
+        store.trim()
+        chunk.offsets = store
+        return chunk
+    }
+
+    /// Reads the lines starting in [from, to) as rows of `columns` values (`scanRow`), giving the
+    /// pages read back every 4 MB (see STARSource.releasePages). Each row's start offsets
+    /// (relative to `from`) go to `buffer()`; then `take(buffer, row index)` is called, and
+    /// reading stops (before counting the row) if it returns false.
+    @inline(__always)
+    func readLines(from: Int, to: Int, columns: Int, strict: Bool, buffer: () -> UnsafeMutablePointer<UInt32>,
+                   take: (UnsafeMutablePointer<UInt32>, Int) -> Bool) -> LineChunk {
+        var chunk = LineChunk()
+        chunk.base = from
         var i = from
-        // Large loops give the pages already tokenized back every 4 MB (see STARSource.releasePages).
         var released = from
+        defer { src.releasePages(released ..< i) }
         while i < to {
             if i - released > (4 << 20) {
                 src.releasePages(released ..< i)
                 released = i
             }
-            store.reserve(columns)
-            switch scanRow(i, from: from, into: store.pointer + store.count, columns: columns, strict: strict) {
+            let row = buffer()
+            switch scanRow(i, from: from, into: row, columns: columns, strict: strict) {
             case .row(let next):
-                store.advance(columns)
+                if !take(row, chunk.rows) { return chunk }
                 chunk.rows += 1
                 i = next
                 chunk.lastRowEnd = next
             case .skip(let next): i = next
-            case .end: return finish()
-            case .stop: chunk.stop = i; return finish()
-            case .needsStream: chunk.needsStream = true; return finish()
-            case .error(let offset, let reason): chunk.error = (offset, reason); return finish()
+            case .end: return chunk
+            case .stop: chunk.stop = i; return chunk
+            case .needsStream: chunk.needsStream = true; return chunk
+            case .error(let offset, let reason): chunk.error = (offset, reason); return chunk
             }
         }
-        return finish()
+        return chunk
     }
 
     /// What `scanRow` found on a line.

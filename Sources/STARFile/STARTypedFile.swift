@@ -127,14 +127,10 @@ private func typedColumns(_ block: STARBlock, _ fixed: [String: STARValueType], 
 
 /// What one worker found in its piece of a loop read in one pass.
 struct TypedPiece {
+    /// The rows read, and where and why reading stopped (no offsets are kept).
+    var lines = LineChunk()
     /// Where the piece's rows were stored.
     var firstRow = 0
-    var rows = 0
-    var stop: Int?
-    var lastRowEnd: Int?
-    var error: (offset: Int, reason: String)?
-    /// A `;` text field or a row that is not one line: the loop must go through the tokenizer.
-    var needsStream = false
     /// More rows than the lines counted or than the buffers hold: the loop is read the usual way.
     var overflow = false
     /// The first value of each column that did not fit its type: (row, offset of the value).
@@ -175,7 +171,7 @@ extension STARParser {
         let capacity = first.rows + (n - firstEnd) / bytesPerRow + (n - firstEnd) / bytesPerRow / 4 + 1024
         var types = labels.map { label -> STARValueType in
             if let t = fixed[label] { return t }
-            let range = src.token(at: first.base + Int(first.offsets[labels.firstIndex(of: label)!])).content
+            let range = src.token(at: first.base + Int(first.offsets![labels.firstIndex(of: label)!])).content
             return STARValueType.of(UnsafeBufferPointer(start: p + range.lowerBound, count: range.count))
         }
         let read = (0..<columns).filter { typedOnly?.contains(labels[$0]) ?? true }
@@ -195,18 +191,18 @@ extension STARParser {
                         results = readTypedPieces(first, bounds, capacity, sink, columns: columns, strict: strict)
                         // The pieces in file order up to the one where the loop ends.
                         for (k, r) in results.enumerated() {
-                            if r.error != nil || r.needsStream || r.overflow { break }
+                            if r.lines.error != nil || r.lines.needsStream || r.overflow { break }
                             for (c, bad) in r.firstBad where firstBad == nil || bad.row < firstBad!.row {
                                 firstBad = (bad.row, c, bad.offset)
                             }
-                            if r.rows > 0 && r.firstRow != rows {
+                            if r.lines.rows > 0 && r.firstRow != rows {
                                 // Blank or comment lines before: close up the gap.
-                                for q in dOut { (q + rows).update(from: q + r.firstRow, count: r.rows) }
-                                for q in iOut { (q + rows).update(from: q + r.firstRow, count: r.rows) }
-                                for q in tOut { (q + rows).update(from: q + r.firstRow, count: r.rows) }
+                                for q in dOut { (q + rows).update(from: q + r.firstRow, count: r.lines.rows) }
+                                for q in iOut { (q + rows).update(from: q + r.firstRow, count: r.lines.rows) }
+                                for q in tOut { (q + rows).update(from: q + r.firstRow, count: r.lines.rows) }
                             }
-                            rows += r.rows
-                            if r.stop != nil { results.removeLast(results.count - k - 1); break }
+                            rows += r.lines.rows
+                            if r.lines.stop != nil { results.removeLast(results.count - k - 1); break }
                         }
                         return rows
                     }
@@ -216,8 +212,8 @@ extension STARParser {
             }
             // Errors and fallbacks, in file order.
             for r in results {
-                if let e = r.error { throw fail(e.offset, e.reason) }
-                if r.needsStream || r.overflow { return nil }
+                if let e = r.lines.error { throw fail(e.offset, e.reason) }
+                if r.lines.needsStream || r.overflow { return nil }
             }
             if let bad = firstBad {
                 let range = src.token(at: bad.offset).content
@@ -237,8 +233,8 @@ extension STARParser {
             var end = start
             var stop = n
             for r in results {
-                if let e = r.lastRowEnd { end = e }
-                if let s = r.stop { stop = s }
+                if let e = r.lines.lastRowEnd { end = e }
+                if let s = r.lines.stop { stop = s }
             }
             pos = stop
             if stop == n { end = n }
@@ -269,9 +265,8 @@ extension STARParser {
                     if k >= count { return }
                     var piece = TypedPiece()
                     if k == 0 {
-                        piece.rows = first.rows
-                        piece.lastRowEnd = first.lastRowEnd
-                        first.offsets.withUnsafeBufferPointer { o in
+                        piece.lines = first
+                        first.offsets!.withUnsafeBufferPointer { o in
                             for r in 0..<first.rows where !sink.store(o.baseAddress! + r * columns, cellBase: first.base, source: me.src, at: r) {
                                 me.noteBadCells(&piece, o.baseAddress! + r * columns, cellBase: first.base, row: r, sink)
                             }
@@ -296,7 +291,7 @@ extension STARParser {
                                                   lines: lines, sink, columns: columns, strict: strict)
                     }
                     piece.firstRow = firstRow
-                    if piece.stop != nil || piece.error != nil || piece.needsStream || piece.overflow {
+                    if piece.lines.stop != nil || piece.lines.error != nil || piece.lines.needsStream || piece.overflow {
                         shared.stoppedAt.min(k, ordering: .relaxed)
                     }
                     out[k] = piece
@@ -306,37 +301,24 @@ extension STARParser {
         return results
     }
 
-    /// Reads the lines starting in [from, to) as rows stored from row `firstRow` on.
+    /// Reads the lines starting in [from, to) as rows stored from row `firstRow` on (at most
+    /// `lines` of them).
     private func readTypedPiece(from: Int, to: Int, firstRow: Int, lines: Int, _ sink: STARCellSink,
                                 columns: Int, strict: Bool) -> TypedPiece {
-        var piece = TypedPiece()
         let row = UnsafeMutablePointer<UInt32>.allocate(capacity: columns)
         defer { row.deallocate() }
-        var i = from
-        var released = from
-        while i < to {
-            // Pages read are given back every 4 MB (see STARSource.releasePages).
-            if i - released > (4 << 20) {
-                src.releasePages(released ..< i)
-                released = i
+        var overflow = false
+        var bad: [(row: Int, offsets: [UInt32])] = []     // rows with a value that does not fit (rare)
+        var piece = TypedPiece()
+        piece.lines = readLines(from: from, to: to, columns: columns, strict: strict, buffer: { row }, take: { row, r in
+            if r == lines { overflow = true; return false }
+            if !sink.store(row, cellBase: from, source: src, at: firstRow + r) {
+                bad.append((firstRow + r, Array(UnsafeBufferPointer(start: row, count: columns))))
             }
-            switch scanRow(i, from: from, into: row, columns: columns, strict: strict) {
-            case .row(let next):
-                if piece.rows == lines { piece.overflow = true; return piece }
-                if !sink.store(row, cellBase: from, source: src, at: firstRow + piece.rows) {
-                    noteBadCells(&piece, row, cellBase: from, row: firstRow + piece.rows, sink)
-                }
-                piece.rows += 1
-                i = next
-                piece.lastRowEnd = next
-            case .skip(let next): i = next
-            case .end: return piece
-            case .stop: piece.stop = i; return piece
-            case .needsStream: piece.needsStream = true; return piece
-            case .error(let offset, let reason): piece.error = (offset, reason); return piece
-            }
-        }
-        src.releasePages(released ..< i)
+            return true
+        })
+        piece.overflow = overflow
+        for b in bad { b.offsets.withUnsafeBufferPointer { noteBadCells(&piece, $0.baseAddress!, cellBase: from, row: b.row, sink) } }
         return piece
     }
 
