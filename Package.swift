@@ -1,81 +1,71 @@
 // swift-tools-version:6.0
-// angpix: pixel-size tools for cryo-EM single-particle work (see README.md).
+// angpix: pixel-size tools for cryo-EM single-particle work in RELION projects (see README.md).
+//
+// The library (product AngpixKit) can be used from another package by version; it has no unsafe
+// build flags. Run the tests in release mode (`swift test -c release`, the README's test command):
+// the FFT, map and STAR tests then take seconds instead of minutes.
 import PackageDescription
-
-// The numeric modules are compiled with optimisation even in debug builds, so that `swift test`
-// exercises real-sized FFTs, maps and STAR files in seconds rather than minutes.
-let optimized: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "angpix",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "angpix", targets: ["angpix"]),
-        .executable(name: "angpix-bench", targets: ["angpix-bench"]),
         .library(name: "AngpixKit", targets: [
-            "AngpixCore", "STARFile", "MRC", "Fourier", "Optics", "Models",
-            "Calibration", "Postprocess", "Report", "Particles", "ProjectCheck",
+            "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
+            "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
         ]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
-        // Shared core: errors, atomic output files, small numeric helpers.
+        // Shared core: errors, atomic output files, memory maps, parallel loops, seeded random numbers.
         .target(name: "AngpixCore"),
-        // STAR files: tokenizer, documents, lossless writer, RELION optics/particle model.
-        .target(name: "STARFile", dependencies: ["AngpixCore"], swiftSettings: optimized),
+        // STAR files: tokenizer, documents, typed columns, lossless writer, RELION optics/particle model.
+        .target(name: "AngpixSTAR", dependencies: ["AngpixCore"]),
         // MRC2014 maps and stacks: header, modes, memory-mapped reading, validation.
-        .target(name: "MRC", dependencies: ["AngpixCore"], swiftSettings: optimized),
+        .target(name: "AngpixMRC", dependencies: ["AngpixCore"]),
         // FFTs, Fourier crop/pad/resampling, shells and FSC.
-        .target(name: "Fourier", dependencies: ["AngpixCore"], swiftSettings: optimized),
+        .target(name: "AngpixFourier", dependencies: ["AngpixCore"]),
         // Electron optics: wavelength, CTF, Zernike, magnification, pixel-size error fits, optics tracing.
-        .target(name: "Optics", dependencies: [
-            "AngpixCore", "STARFile", "Fourier",
-            .product(name: "Numerics", package: "swift-numerics"),
-        ], swiftSettings: optimized),
-        // zlib from the system (every machine has it), to read gzip-compressed models without a new package.
-        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "AngpixOptics", dependencies: ["AngpixCore", "AngpixSTAR"]),
+        // zlib from the system (every machine has it), to read gzip-compressed files without a package.
+        .systemLibrary(name: "CAngpixZlib", path: "Sources/CAngpixZlib"),
         // Atomic models (PDB/mmCIF), scattering factors, model maps.
-        .target(name: "Models", dependencies: ["AngpixCore", "STARFile", "Fourier", "CZlib"], swiftSettings: optimized),
+        .target(name: "AngpixModels", dependencies: ["AngpixCore", "AngpixSTAR", "CAngpixZlib"]),
         // Absolute pixel-size calibration against a model or a map.
-        .target(name: "Calibration", dependencies: ["AngpixCore", "MRC", "Fourier", "Models"], swiftSettings: optimized),
+        .target(name: "AngpixCalibration", dependencies: ["AngpixCore", "AngpixModels"]),
         // PostProcess: FSC, mask correction, sharpening, postprocess.star.
-        .target(name: "Postprocess", dependencies: ["AngpixCore", "STARFile", "MRC", "Fourier"], swiftSettings: optimized),
+        .target(name: "AngpixPostprocess", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier"]),
         // SVG plots and HTML reports (knows nothing of the science).
-        .target(name: "Report", dependencies: ["AngpixCore"]),
+        .target(name: "AngpixReport", dependencies: ["AngpixCore"]),
         // Rescaling whole particle sets (stacks + STAR) with sharding and resume.
-        .target(name: "Particles", dependencies: ["AngpixCore", "STARFile", "MRC", "Fourier"], swiftSettings: optimized),
+        .target(name: "AngpixParticles", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier"]),
         // Project check: pixel-size traps in a RELION project.
-        .target(name: "ProjectCheck", dependencies: ["AngpixCore", "STARFile", "MRC", "Optics"]),
+        .target(name: "AngpixProjectCheck", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixOptics"]),
 
         .executableTarget(name: "angpix", dependencies: [
-            "AngpixCore", "STARFile", "MRC", "Fourier", "Optics", "Models", "Calibration",
-            "Postprocess", "Report", "Particles", "ProjectCheck",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
-        .executableTarget(name: "angpix-bench", dependencies: [
-            "AngpixCore", "STARFile", "MRC", "Fourier", "Optics", "Models", "Calibration",
-            "Postprocess", "Particles",
+            "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
+            "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Test helpers: temporary folders, running the angpix binary, finding RELION.
-        .target(name: "TestSupport", dependencies: ["AngpixCore"], path: "Tests/TestSupport"),
-        .testTarget(name: "AngpixCoreTests", dependencies: ["AngpixCore", "TestSupport"]),
-        .testTarget(name: "STARFileTests", dependencies: ["STARFile", "TestSupport"]),
-        .testTarget(name: "MRCTests", dependencies: ["MRC", "Fourier", "TestSupport"]),
-        .testTarget(name: "FourierTests", dependencies: ["Fourier", "TestSupport"]),
-        .testTarget(name: "OpticsTests", dependencies: ["Optics", "STARFile", "TestSupport"]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "TestSupport"]),
-        .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Models", "MRC", "TestSupport"]),
-        .testTarget(name: "PostprocessTests", dependencies: ["Postprocess", "MRC", "STARFile", "Fourier", "TestSupport"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
-        .testTarget(name: "ParticlesTests", dependencies: ["Particles", "STARFile", "MRC", "TestSupport"]),
-        .testTarget(name: "ProjectCheckTests", dependencies: ["ProjectCheck", "STARFile", "MRC", "TestSupport"]),
+        // Test helpers: temporary folders, running the angpix binary, finding RELION, the fixtures.
+        .target(name: "AngpixTestSupport", dependencies: ["AngpixCore"], path: "Tests/AngpixTestSupport"),
+        .testTarget(name: "AngpixCoreTests", dependencies: ["AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixSTARTests", dependencies: ["AngpixSTAR", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixMRCTests", dependencies: ["AngpixMRC", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixFourierTests", dependencies: ["AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixOpticsTests", dependencies: ["AngpixOptics", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixModelsTests", dependencies: ["AngpixModels", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixCalibrationTests", dependencies: ["AngpixCalibration", "AngpixModels", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixPostprocessTests", dependencies: ["AngpixPostprocess", "AngpixMRC", "AngpixSTAR", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixReportTests", dependencies: ["AngpixReport", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixParticlesTests", dependencies: ["AngpixParticles", "AngpixSTAR", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
-        .testTarget(name: "CLITests", dependencies: ["angpix", "TestSupport", "STARFile", "MRC", "Models", "Postprocess"]),
+        .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),
     ],
     swiftLanguageModes: [.v6]
 )

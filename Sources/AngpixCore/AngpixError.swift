@@ -2,6 +2,8 @@
 // naming the file, the line or record where known, and the reason:
 //   particles.star:1234: row has 25 values, the table has 26 columns
 
+import Foundation
+
 /// An error that angpix reports to a user as one line of text.
 ///
 /// Each module defines its own enum conforming to this protocol; `description` is the line the
@@ -33,11 +35,3 @@ public enum CoreError: AngpixError, Equatable {
 public func systemErrorDescription(_ code: Int32) -> String {
     String(cString: strerror(code))
 }
-
-#if canImport(Glibc)
-@_exported import Glibc
-#elseif canImport(Musl)
-@_exported import Musl
-#elseif canImport(Darwin)
-@_exported import Darwin
-#endif

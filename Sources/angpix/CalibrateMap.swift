@@ -2,7 +2,7 @@
 
 import AngpixCore
 import ArgumentParser
-import Calibration
+import AngpixCalibration
 import Foundation
 
 struct CalibrateMapCommand: ParsableCommand {

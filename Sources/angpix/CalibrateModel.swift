@@ -2,11 +2,11 @@
 
 import AngpixCore
 import ArgumentParser
-import Calibration
+import AngpixCalibration
 import Foundation
-import MRC
-import Models
-import Report
+import AngpixMRC
+import AngpixModels
+import AngpixReport
 
 struct CalibrateModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,8 +5,8 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import STARFile
-import Optics
+import AngpixSTAR
+import AngpixOptics
 
 struct CalibrateZernikeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,8 +4,8 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import ProjectCheck
-import Report
+import AngpixProjectCheck
+import AngpixReport
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,8 +4,8 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import Optics
-import Report
+import AngpixOptics
+import AngpixReport
 
 struct CtfCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

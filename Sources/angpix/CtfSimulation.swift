@@ -2,8 +2,8 @@
 // demo uses: `CtfSimulationReport.referenceCase()` runs the reference text's case.
 
 import Foundation
-import Optics
-import Report
+import AngpixOptics
+import AngpixReport
 
 enum CtfSimulationReport {
     /// Runs the reference text's case (5000 Å, 2.7 mm, 300 kV, true 0.51 / nominal 0.54 Å/px, 30–3.5 Å).

@@ -13,8 +13,8 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import STARFile
-import Optics
+import AngpixSTAR
+import AngpixOptics
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

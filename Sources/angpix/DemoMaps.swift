@@ -7,12 +7,12 @@
 
 import Foundation
 import AngpixCore
-import STARFile
-import MRC
-import Models
-import Calibration
-import Postprocess
-import Report
+import AngpixSTAR
+import AngpixMRC
+import AngpixModels
+import AngpixCalibration
+import AngpixPostprocess
+import AngpixReport
 
 enum DemoMaps {
     static let nominalPixelSize = 1.00

@@ -4,7 +4,7 @@
 // not a real protein.
 
 import Foundation
-import Models
+import AngpixModels
 
 enum DemoModel {
     /// Atoms of the bundle (about 5 atoms per residue): `helices` helices of `residues` residues each, centred on `centre` (Å).

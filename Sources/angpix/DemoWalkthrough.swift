@@ -5,11 +5,11 @@
 
 import Foundation
 import AngpixCore
-import STARFile
-import MRC
-import Optics
-import Report
-import ProjectCheck
+import AngpixSTAR
+import AngpixMRC
+import AngpixOptics
+import AngpixReport
+import AngpixProjectCheck
 
 /// Where the demo writes and what it has printed so far.
 final class DemoContext {

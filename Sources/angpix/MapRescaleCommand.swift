@@ -6,8 +6,8 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import MRC
-import Fourier
+import AngpixMRC
+import AngpixFourier
 
 struct MapRescaleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

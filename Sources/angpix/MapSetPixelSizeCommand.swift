@@ -4,7 +4,7 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import MRC
+import AngpixMRC
 
 struct MapSetPixelSizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

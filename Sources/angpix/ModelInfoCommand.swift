@@ -2,7 +2,7 @@
 
 import ArgumentParser
 import Foundation
-import Models
+import AngpixModels
 
 struct ModelInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

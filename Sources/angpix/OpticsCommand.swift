@@ -4,8 +4,8 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import STARFile
-import Optics
+import AngpixSTAR
+import AngpixOptics
 
 struct OpticsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

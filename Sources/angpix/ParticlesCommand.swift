@@ -5,7 +5,7 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import Particles
+import AngpixParticles
 
 struct ParticlesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,9 +5,9 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import MRC
-import STARFile
-import Postprocess
+import AngpixMRC
+import AngpixSTAR
+import AngpixPostprocess
 
 struct PostprocessCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,8 +4,8 @@
 
 import Foundation
 import AngpixCore
-import Report
-import Postprocess
+import AngpixReport
+import AngpixPostprocess
 
 /// Writes postprocess_fsc.svg and postprocess_guinier.svg into `directory`; returns their paths.
 func writePostprocessPlots(_ r: PostprocessResult, directory: String, policy: OutputPolicy) throws -> [String] {

@@ -5,7 +5,7 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import Report
+import AngpixReport
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -4,8 +4,8 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
-import STARFile
-import MRC
+import AngpixSTAR
+import AngpixMRC
 
 struct StarCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,7 +1,7 @@
 import Testing
 import Foundation
 @testable import AngpixCore
-import TestSupport
+import AngpixTestSupport
 
 @Suite struct AtomicFileWriterTests {
     @Test func committedFileAppearsWhole() throws {

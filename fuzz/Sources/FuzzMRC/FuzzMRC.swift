@@ -2,7 +2,7 @@
 // arbitrary bytes. Every input must give a map or a thrown MRCError, never a trap.
 
 import Foundation
-import MRC
+import AngpixMRC
 import FuzzSupport
 
 @main

@@ -2,7 +2,7 @@
 // bytes. Every input must give a model with finite coordinates or a thrown ModelError, never a trap.
 
 import Foundation
-import Models
+import AngpixModels
 import FuzzSupport
 
 @main

@@ -4,7 +4,7 @@
 // read back to the same tables.
 
 import Foundation
-import STARFile
+import AngpixSTAR
 import FuzzSupport
 
 @main

@@ -1,0 +1,76 @@
+// The demo's folder and its report: `angpix demo --out DIR` writes every section's results,
+// the mini-project that `angpix check` is run on, and report.html, which a real headless browser
+// draws with all its plots.
+
+import Foundation
+import Testing
+import AngpixTestSupport
+
+/// One run of the demo shared by the tests below (a run takes several seconds in a debug build).
+enum DemoRun {
+    nonisolated(unsafe) static let shared: (dir: TemporaryDirectory, out: String, result: ProcessResult?) = {
+        let dir = TemporaryDirectory("demo")
+        let out = dir.file("angpix-demo")
+        return (dir, out, try? runAngpix(["demo", "--out", out]))
+    }()
+}
+
+@Test func testDemoWritesEverySectionAndItsReport() throws {
+    let out = DemoRun.shared.out
+    let r = try #require(DemoRun.shared.result)
+    #expect(r.status == 0, "\(r.stderr)")
+    let files = Set((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? [])
+    for name in ["00-overview.json", "02-ctf.json", "02-ctf.svg", "03-z40.json", "04-optics-trace.json",
+                 "05-calibration.json", "05-calibration.svg", "06-postprocess.json", "06-postprocess-fsc.svg",
+                 "07-check.json", "08-check-trap.json", "report.html"] {
+        #expect(files.contains(name), "\(name) missing from \(files.sorted())")
+    }
+    // The numbers of the reference text, as printed.
+    #expect(r.stdout.contains("5605.5 Å and 3.394 mm"))
+    #expect(r.stdout.contains("→ 0.5100 Å/px"))
+    #expect(r.stdout.contains("map 0.990 Å/px, group 2 0.900 Å/px"))
+    // The calibration finds the true 0.98 Å/px of a map labelled 1.00.
+    let calibration = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/05-calibration.json"))) as? [String: Any])
+    let values = try #require(calibration["values"] as? [String: Double])
+    #expect(abs(values["pixelSize"]! - 0.98) < 0.98 * 0.002, "calibrated \(values["pixelSize"]!)")
+    // The check: nothing serious for the project as it should be, the 0.98 → 0.96 trap with the PostProcess map as reference.
+    let good = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/07-check.json"))) as? [String: Any])
+    let goodFindings = try #require(good["findings"] as? [[String: Any]])
+    #expect(!goodFindings.contains { $0["severity"] as? String == "error" })
+    let trap = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(out)/08-check-trap.json"))) as? [String: Any])
+    let trapFindings = try #require(trap["findings"] as? [[String: Any]])
+    #expect(trapFindings.contains { $0["code"] as? String == "reference-pixel-size" && $0["severity"] as? String == "error" })
+    // The mini-project is there for the user to run angpix check on.
+    #expect(FileManager.default.fileExists(atPath: "\(out)/project/Refine3D/job010/run_data.star"))
+    #expect(FileManager.default.fileExists(atPath: "\(out)/project/PostProcess/job011/postprocess.star"))
+    // A second run refuses to overwrite without --force (CI runs the demo with --force).
+    let again = try runAngpix(["demo", "--out", out])
+    #expect(again.status == 1)
+    #expect(again.stderr.contains("already exists"))
+}
+
+@Test(.enabled(if: HeadlessBrowser.available, Comment(rawValue: HeadlessBrowser.missing)))
+func testDemoReportRendersWithItsPlotsInHeadlessChromium() throws {
+    let out = DemoRun.shared.out
+    let r = try #require(DemoRun.shared.result)
+    #expect(r.status == 0, "\(r.stderr)")
+    let page = "\(out)/report.html"
+    let scratch = TemporaryDirectory("demo-browser-out")
+    let png = scratch.file("demo.png")
+    let shot = try HeadlessBrowser.run(["--screenshot=\(png)", "--window-size=1200,1600"], page: page, profile: scratch.file("profile"))
+    #expect(shot.status == 0, "chromium: \(shot.stderr.suffix(500))")
+    if let stats = try pngStatistics(png, scratch: scratch) {
+        #expect(stats.nonWhite > 0.05, "only \(stats.nonWhite) of the screenshot is not white")
+        #expect(stats.colours > 100, "only \(stats.colours) colours")
+    }
+    let dom = try HeadlessBrowser.run(["--dump-dom"], page: page, profile: scratch.file("profile"))
+    #expect(dom.status == 0)
+    for title in ["angpix demo", "CTF at a wrong pixel size", "True pixel size from Z40", "A map calibrated against an atomic model",
+                  "PostProcess at the corrected pixel size", "angpix check on the mini-project",
+                  "CTF at 0.54 Å/px nominal, truly 0.51 Å/px", "Map against the model: correlation vs pixel size", "Guinier plot"] {
+        #expect(dom.stdout.contains(title), "\(title) is not in the rendered DOM")
+    }
+    // Every plot is drawn inline: one <svg> per SVG file.
+    let svgs = dom.stdout.components(separatedBy: "<svg").count - 1
+    #expect(svgs >= 4, "\(svgs) inline SVG plots")
+}

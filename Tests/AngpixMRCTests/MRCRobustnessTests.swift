@@ -1,0 +1,81 @@
+// Hardening of the MRC readers: every prefix and many corruptions of small valid files give a
+// clear MRCError or a correct map, never a crash, a hang or an attempt to allocate absurd memory.
+
+import Testing
+import Foundation
+@testable import AngpixMRC
+import AngpixCore
+import AngpixTestSupport
+
+@Suite struct MRCRobustnessTests {
+    /// A small valid file of `mode` and byte order, and its bytes.
+    static func sampleFile(_ dir: TemporaryDirectory, mode: MRCMode, order: MRCByteOrder, isStack: Bool) throws -> [UInt8] {
+        let map = MRCMap(nx: 6, ny: 5, nz: 3, pixelSize: 1.25, data: (0..<90).map { Float(($0 * 37) % 23) - 7 })
+        let path = dir.file("sample-\(mode.rawValue)-\(order.rawValue)-\(isStack).mrc")
+        try MRCFile.write(map, to: path, policy: OutputPolicy(overwrite: true), isStack: isStack,
+                          options: MRCWriteOptions(mode: mode, byteOrder: order))
+        return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
+    }
+
+    /// Reads `bytes` through every reader; each may throw an AngpixError naming the file.
+    static func readAllWays(_ bytes: [UInt8], dir: TemporaryDirectory) {
+        let path = dir.file("input.mrc")
+        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        do {
+            let map = try MRCFile.readMap(path: path)
+            #expect(map.data.count == map.nx * map.ny * map.nz)
+        } catch let error as AngpixError {
+            #expect(error.description.contains(path), "\(error)")
+        } catch {
+            Issue.record("unexpected error type: \(error)")
+        }
+        _ = try? MRCFile.readHeader(path: path)
+        _ = try? MRCValidator.validate(path: path)
+        if let stack = try? MRCStackReader(path: path), stack.count > 0 {
+            #expect((try? stack.image(stack.count - 1))?.count == stack.nx * stack.ny)
+            #expect(throws: MRCError.self) { _ = try stack.image(stack.count) }
+        }
+    }
+
+    @Test func everyPrefixOfEveryModeGivesAnErrorOrAMap() throws {
+        let dir = TemporaryDirectory()
+        let cases: [(MRCMode, MRCByteOrder)] = [(.float32, .little), (.int16, .big), (.float16, .little), (.int8, .big), (.uint16, .little)]
+        for (mode, order) in cases {
+            let bytes = try Self.sampleFile(dir, mode: mode, order: order, isStack: mode == .float32)
+            // Every length through the header; within the voxels, every few bytes.
+            let lengths = Array(stride(from: 0, through: 1100, by: mode == .float32 ? 1 : 4))
+                + Array(stride(from: 1101, through: bytes.count, by: 5))
+            for length in lengths { Self.readAllWays(Array(bytes[0..<length]), dir: dir) }
+        }
+    }
+
+    @Test func truncatedFileIsRefusedWithSizes() throws {
+        let dir = TemporaryDirectory()
+        let bytes = try Self.sampleFile(dir, mode: .float32, order: .little, isStack: false)
+        let path = dir.file("truncated.mrc")
+        FileManager.default.createFile(atPath: path, contents: Data(bytes[0..<(bytes.count - 4)]))
+        #expect(throws: MRCError.self) { _ = try MRCFile.readMap(path: path) }
+    }
+
+    @Test func corruptedHeadersGiveAnErrorOrAMap() throws {
+        let dir = TemporaryDirectory()
+        var rng = SystemRandomNumberGenerator()
+        let base = try Self.sampleFile(dir, mode: .int16, order: .big, isStack: false)
+        // The words that steer reading: sizes, mode, start, grid, cell, axes, ISPG, NSYMBT, stamp.
+        let hot = Array(0..<100) + Array(208..<216)
+        let awkward: [UInt32] = [0, 1, 0xFFFF_FFFF, 0x7FFF_FFFF, 0x8000_0000, 0x0000_8000, 101, 12, 1024, 0x4444]
+        for _ in 0..<1500 {
+            var bytes = base
+            for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                if Bool.random(using: &rng) {
+                    let word = (hot.randomElement(using: &rng)! / 4) * 4
+                    var v = awkward.randomElement(using: &rng)!
+                    withUnsafeBytes(of: &v) { for k in 0..<4 { bytes[word + k] = $0[k] } }
+                } else {
+                    bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+            }
+            Self.readAllWays(bytes, dir: dir)
+        }
+    }
+}
