@@ -140,10 +140,10 @@ struct CalibrateBench: ParsableCommand {
                 angpix: mapResult, angpixSeconds: mapTime)
     }
 
-    /// The path of a file of ../shared/data (beside the package).
+    /// The path of a test fixture of the repository (Tests/Fixtures, small wwPDB entries).
     func packageData(_ name: String) -> String {
-        let here = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        return here.deletingLastPathComponent().appendingPathComponent("shared/data/\(name)").path
+        let benchmarks = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return benchmarks.deletingLastPathComponent().appendingPathComponent("Tests/Fixtures/\(name)").path
     }
 
     /// EMDA's map-to-map magnification refinement (emda.ext.magnification, what `emda magref`

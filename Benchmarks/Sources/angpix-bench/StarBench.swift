@@ -1,5 +1,5 @@
 // `angpix-bench star`: the STAR engine on a 1,000,000-particle RELION 3.1 file of 26 columns
-// (about 400 MB, made by ../shared/tools/gen_star.py into ./bench-data if absent). Each angpix
+// (about 400 MB, made by ParticleStarGenerator with a fixed seed into ./bench-data if absent). Each angpix
 // stage runs in a child process of this program so that its peak memory (ru_maxrss) is its own;
 // the installed anchors (relion_star_handler, Python starfile, gemmi, starfile-rs) run under
 // /usr/bin/time -v. Prints seconds, MB/s of input, peak memory and the ratio to each anchor.
@@ -33,12 +33,10 @@ struct StarBench: ParsableCommand {
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         let file = "\(data)/bench-\(particles).star"
         if !FileManager.default.fileExists(atPath: file) {
-            let generator = ["../shared/tools/gen_star.py", "/work/shared/tools/gen_star.py"]
-                .first { FileManager.default.fileExists(atPath: $0) }
-            guard let generator else { throw CoreError.invalidArgument("gen_star.py not found (../shared/tools)") }
-            print("generating \(file) with \(generator) ...")
-            let r = try runTimed(["python3", generator, file, String(particles), "2"])
-            guard r.status == 0 else { throw CoreError.invalidArgument("gen_star.py failed: \(r.stderr)") }
+            print("generating \(file) (\(particles) particles, seed 1) ...")
+            let start = Date()
+            try ParticleStarGenerator(particles: particles).write(to: file)
+            print(String(format: "  written in %.1f s", Date().timeIntervalSince(start)))
         }
         let size = Double((try FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.intValue ?? 0)
         let mb = size / 1e6
