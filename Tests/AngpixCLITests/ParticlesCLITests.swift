@@ -126,7 +126,9 @@ func testStacksMatchRelionImageHandlerAndRelionStarHandlerReadsTheResult() throw
                 diff += d * d
                 norm += Double(theirs.data[i]) * Double(theirs.data[i])
             }
-            #expect((diff / norm).squareRoot() < 1e-4, "relative RMS difference \((diff / norm).squareRoot())")
+            let rms = (diff / norm).squareRoot()
+            printMeasured("particles rescale mic\(k) --angpix \(angpix) --box \(box.isEmpty ? "-" : box): relative RMS difference", rms)
+            #expect(rms < 1e-6, "relative RMS difference \(rms)")   // measured 1.4e-7 to 1.9e-7 (2026-12-01)
         }
         // RELION reads the new STAR file and opens every image through rlnImageName.
         let check = try runProcess(Relion.path("relion_star_handler")!,
