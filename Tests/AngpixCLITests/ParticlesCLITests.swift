@@ -164,7 +164,10 @@ func testStacksMatchRelionImageHandlerAndRelionStarHandlerReadsTheResult() throw
     let clean = try runAngpix(["particles", "rescale", "particles.star", "--angpix", "1.5", "-o", "Clean"], cwd: dir.path)
     #expect(clean.status == 0, "\(clean.stderr)")
 
-    // Start a run, kill it (SIGKILL: no clean-up) as soon as its first stack is recorded.
+    // Start a run and kill it (SIGKILL: no clean-up) as soon as its first stack is recorded. No
+    // clock decides: the child is stopped (SIGSTOP) when a record appears, the records present
+    // then are counted, and the resumed run must skip exactly those stacks. (Should the child
+    // finish before a record is seen, all 10 are counted and the resumed run skips all 10.)
     let process = Process()
     process.executableURL = URL(fileURLWithPath: angpixExecutable)
     process.arguments = ["particles", "rescale", "particles.star", "--angpix", "1.5", "-o", "Killed", "--jobs", "1"]
@@ -173,14 +176,28 @@ func testStacksMatchRelionImageHandlerAndRelionStarHandlerReadsTheResult() throw
     process.standardError = FileHandle.nullDevice
     try process.run()
     let movies = dir.file("Killed/Extract/job007/Movies")
-    let deadline = Date().addingTimeInterval(60)
-    while process.isRunning && Date() < deadline {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: movies)) ?? []
-        if names.contains(where: { $0.hasSuffix(".angpix.json") }) { break }
-        usleep(2_000)
+    func records() -> Int {
+        ((try? FileManager.default.contentsOfDirectory(atPath: movies)) ?? []).filter { $0.hasSuffix(".angpix.json") }.count
     }
+    func isStopped(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.range(of: ") ", options: .backwards) else { return false }
+        return stat[close.upperBound...].first == "T"
+    }
+    while process.isRunning {
+        if records() > 0 {
+            kill(process.processIdentifier, SIGSTOP)
+            // kill() may return before the child has stopped: wait for the state T in /proc.
+            while process.isRunning && !isStopped(process.processIdentifier) { usleep(100) }
+            break
+        }
+        usleep(500)
+    }
+    // Records are written atomically after their stack, so this count is what the rerun finds.
+    let recorded = records()
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
+    #expect(recorded >= 1 && recorded <= 10)
     // Whatever exists under a stack's final name is a complete stack (atomic rename).
     for name in (try? FileManager.default.contentsOfDirectory(atPath: movies)) ?? [] where name.hasSuffix(".mrcs") {
         let s = try stackData(movies + "/" + name)
@@ -188,7 +205,8 @@ func testStacksMatchRelionImageHandlerAndRelionStarHandlerReadsTheResult() throw
     }
     let resumed = try runAngpix(["particles", "rescale", "particles.star", "--angpix", "1.5", "-o", "Killed"], cwd: dir.path)
     #expect(resumed.status == 0, "\(resumed.stderr)")
-    #expect(!resumed.stdout.contains(", 0 already complete"), "\(resumed.stdout)")
+    #expect(resumed.stdout.contains("stacks: \(10 - recorded) rescaled (\((10 - recorded) * 16) images), \(recorded) already complete (\(recorded * 16) images)"),
+            "\(recorded) stacks recorded at the kill: \(resumed.stdout)")
     for k in 0..<10 {
         let stack = "Extract/job007/Movies/mic\(k).mrcs"
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("Clean/" + stack)))
