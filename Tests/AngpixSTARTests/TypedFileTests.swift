@@ -125,11 +125,11 @@ import AngpixTestSupport
         let dir = TemporaryDirectory()
         let text = particleFile(rows: 40_000, cell: { r, c, v in r == 33_333 && c == 6 ? "" : v })
         let path = dir.write("short.star", text)
-        var documentError = "", typedError = ""
-        do { _ = try STARDocument(path: path) } catch { documentError = "\(error)" }
-        do { _ = try STARTypedFile(path: path) } catch { typedError = "\(error)" }
-        #expect(documentError.contains("row has 6 values, the table has 7 columns"))
-        #expect(typedError == documentError)
+        let documentError = #expect(throws: STARError.self) { _ = try STARDocument(path: path) }
+        let typedError = #expect(throws: STARError.self) { _ = try STARTypedFile(path: path) }
+        #expect(documentError?.description.hasPrefix(path + ":") == true, "\(String(describing: documentError))")
+        #expect(documentError?.description.contains("row has 6 values, the table has 7 columns") == true)
+        #expect(typedError != nil && typedError == documentError)
     }
 
     @Test func aLoopFollowedByMoreBlocksEndsWhereItEnds() throws {
@@ -197,10 +197,10 @@ import AngpixTestSupport
         // A bad row is the same error whichever piece it falls in.
         let bad = text.replacingOccurrences(of: "\n  1777  ", with: "\n  1777 ")
             .replacingOccurrences(of: "\n  1777 ", with: "\n  1777 x y ")
-        var documentError = "", typedError = ""
-        do { _ = try STARDocument(text: bad, name: "t.star") } catch { documentError = "\(error)" }
-        do { _ = try STARTypedFile(text: bad, name: "t.star", pieceBytes: pieceBytes) } catch { typedError = "\(error)" }
-        #expect(!documentError.isEmpty && typedError == documentError)
+        let documentError = #expect(throws: STARError.self) { _ = try STARDocument(text: bad, name: "t.star") }
+        let typedError = #expect(throws: STARError.self) { _ = try STARTypedFile(text: bad, name: "t.star", pieceBytes: pieceBytes) }
+        #expect(documentError?.description.hasPrefix("t.star:") == true, "\(String(describing: documentError))")
+        #expect(typedError != nil && typedError == documentError)
     }
 
     @Test func smallFilesAndMmCIFGoThroughTheDocumentPath() throws {
