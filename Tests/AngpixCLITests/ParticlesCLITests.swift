@@ -101,7 +101,7 @@ private func stackData(_ path: String) throws -> (box: Int, count: Int, pixelSiz
 }
 
 @Test(.enabled(if: Relion.has("relion_image_handler") && Relion.has("relion_star_handler"),
-               Comment(rawValue: Relion.missing("relion_image_handler"))))
+               Comment(rawValue: Relion.missing("relion_image_handler or relion_star_handler"))))
 func testStacksMatchRelionImageHandlerAndRelionStarHandlerReadsTheResult() throws {
     let dir = TemporaryDirectory()
     let particles = try makeParticleSet(dir.path, stacks: [3, 2], box: 64, pixelSize: 1.0)
