@@ -198,8 +198,11 @@ func testStacksMatchRelionImageHandlerAndRelionStarHandlerReadsTheResult() throw
     kill(process.processIdentifier, SIGKILL)
     process.waitUntilExit()
     #expect(recorded >= 1 && recorded <= 10)
-    // Whatever exists under a stack's final name is a complete stack (atomic rename).
-    for name in (try? FileManager.default.contentsOfDirectory(atPath: movies)) ?? [] where name.hasSuffix(".mrcs") {
+    // Whatever exists under a stack's final name is a complete stack (atomic rename); each
+    // recorded stack is there.
+    let finalStacks = try FileManager.default.contentsOfDirectory(atPath: movies).filter { $0.hasSuffix(".mrcs") }
+    #expect(finalStacks.count >= recorded, "\(finalStacks)")
+    for name in finalStacks {
         let s = try stackData(movies + "/" + name)
         #expect(s.box == 84 && s.count == 16)
     }

@@ -31,7 +31,7 @@ import AngpixTestSupport
     /// naming the file. `context` (the case, the seed) goes into every failure message.
     static func readAllWays(_ bytes: [UInt8], dir: TemporaryDirectory, context: String) {
         let path = dir.file("input.mrc")
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         do {
             let map = try MRCFile.readMap(path: path)
             #expect(map.data.count == map.nx * map.ny * map.nz, "\(context)")
@@ -85,7 +85,7 @@ import AngpixTestSupport
         let dir = TemporaryDirectory()
         let bytes = try Self.sampleFile(dir, mode: .float32, order: .little, isStack: false)
         let path = dir.file("truncated.mrc")
-        FileManager.default.createFile(atPath: path, contents: Data(bytes[0..<(bytes.count - 4)]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes[0..<(bytes.count - 4)]))
         let e = #expect(throws: MRCError.self) { _ = try MRCFile.readMap(path: path) }
         #expect(e == .truncated(path: path, expected: bytes.count, actual: bytes.count - 4))
         #expect(e?.description == "\(path): truncated: the header describes \(bytes.count) bytes, the file has \(bytes.count - 4)")
