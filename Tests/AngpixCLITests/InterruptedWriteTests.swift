@@ -94,8 +94,9 @@ import AngpixTestSupport
             let minimumBytes = max(1, Int(fraction * Double(complete.count)))
             // A kill point is missed only if the child renames its file between two looks (0.1 ms
             // apart) at its growing temporary file; a few attempts make that practically impossible.
-            var landedAt: Int? = nil
+            var landedAt: Int? = nil, attempts = 0
             for _ in 0..<5 where landedAt == nil {
+                attempts += 1
                 landedAt = try runAndKill(arguments, output: output, whenTemporaryHolds: minimumBytes)
                 let now = contents(output)
                 #expect(now == previous || now == complete,
@@ -103,6 +104,7 @@ import AngpixTestSupport
                 if now != previous { try writeFileAtomically(previous, to: output, policy: OutputPolicy(overwrite: true)) }
             }
             let landed = try #require(landedAt, "no kill landed during the write at \(minimumBytes) of \(complete.count) bytes in 5 attempts")
+            print("kill at \(minimumBytes) of \(complete.count) bytes of \(arguments[0]) \(arguments[1]): landed at \(landed) bytes, attempt \(attempts)")
             #expect(landed >= minimumBytes && landed <= complete.count)
             // Killed during the write, the destination is exactly the previous file.
             #expect(contents(output) == previous)
