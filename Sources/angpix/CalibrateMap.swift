@@ -42,7 +42,13 @@ struct CalibrateMapCommand: ParsableCommand {
         let m = try readDensityGrid(map)
         let r = try readDensityGrid(reference)
         let options = CalibrationOptions(resolution: resolution, scaleRange: scaleRange, maskRadius: maskRadius)
-        let result = try MapCalibration.run(map: m, reference: r, options: options, overlay: overlayMode)
+        let result: CalibrationResult
+        do {
+            result = try MapCalibration.run(map: m, reference: r, options: options, overlay: overlayMode)
+        } catch let e as CalibrationError {
+            // The library works on grids in memory; name the files here.
+            throw CoreError.invalidArgument("\(map), \(reference): \(e)")
+        }
         if let plot {
             try writeScorePlot(result, to: plot, title: "Map against reference: correlation vs pixel size",
                                policy: OutputPolicy(overwrite: force, inputs: [map, reference]))

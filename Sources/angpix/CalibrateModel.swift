@@ -53,7 +53,13 @@ struct CalibrateModelCommand: ParsableCommand {
         options.refineBFactor = true
         options.modelPath = model
         options.refineRotation = refineRotation
-        let result = try ModelCalibration.run(map: grid, atoms: atoms, options: options)
+        let result: CalibrationResult
+        do {
+            result = try ModelCalibration.run(map: grid, atoms: atoms, options: options)
+        } catch let e as CalibrationError {
+            // The library works on grids and atoms in memory; name the files here.
+            throw CoreError.invalidArgument("\(map), \(model): \(e)")
+        }
         if let plot {
             try writeScorePlot(result, to: plot, title: "Map against model: correlation vs pixel size",
                                policy: OutputPolicy(overwrite: force, inputs: [map, model]))

@@ -2,6 +2,7 @@
 // in the test (1orc at a known pixel size, header 3 % off).
 
 import Foundation
+import AngpixCore
 import AngpixMRC
 import AngpixModels
 import Testing
@@ -135,4 +136,23 @@ private func writeCase(_ dir: TemporaryDirectory, name: String, truePixel: Doubl
     let plain = try runAngpix(["calibrate", "model", map, model, "--resolution", "3"])
     let plainJSON = try runAngpix(["calibrate", "model", map, model, "--resolution", "3", "--json"])
     #expect(!plain.stdout.contains("rotation:") && !plainJSON.stdout.contains("\"rotation\""))
+}
+
+@Test func testCalibrationErrorsNameTheFiles() throws {
+    let dir = TemporaryDirectory()
+    let (map, model) = try writeCase(dir, name: "e", truePixel: 1.0, headerPixel: 1.0, size: 48)
+    // The map's header origin 5000 Å away: no atom lies inside it.
+    let far = dir.file("far.mrc")
+    try MRCFile.rewriteHeader(input: map, output: far, policy: OutputPolicy()) { $0.origin = MRCTriple(5000, 5000, 5000) }
+    let outside = try runAngpix(["calibrate", "model", far, model])
+    #expect(outside.status == 1)
+    #expect(outside.stderr.contains("atoms lie inside the map") && outside.stderr.contains(far) && outside.stderr.contains(model),
+            "\(outside.stderr)")
+    // A constant reference map: nothing to correlate.
+    let flat = dir.file("flat.mrc")
+    try MRCFile.write(MRCMap(nx: 48, ny: 48, nz: 48, pixelSize: 1.0, data: [Float](repeating: 1, count: 48 * 48 * 48)),
+                      to: flat, policy: OutputPolicy())
+    let constant = try runAngpix(["calibrate", "map", map, flat])
+    #expect(constant.status == 1)
+    #expect(constant.stderr.contains(flat), "\(constant.stderr)")
 }

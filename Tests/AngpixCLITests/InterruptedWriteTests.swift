@@ -31,44 +31,88 @@ import AngpixTestSupport
 
     static func contents(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
-    /// Starts `angpix ARGS`, kills it with SIGKILL after `delay` seconds (if still running).
-    static func runAndKill(_ arguments: [String], after delay: Double) throws -> Bool {
+    /// Starts `angpix ARGS` and waits until its temporary output file (`.NAME.angpix-tmp-PID-…`
+    /// beside `output`, named with the child's process id) holds at least `minimumBytes`; then stops
+    /// the child (SIGSTOP), looks whether that temporary file is still there — if so the rename
+    /// has not happened and the kill lands in the middle of the write — and kills it (SIGKILL).
+    /// Returns the size of the temporary file at the kill, or nil if the child got past the
+    /// rename (or ended) first. No clock is involved: the kill point is defined by the bytes
+    /// written. The killed child's temporary file is removed afterwards.
+    static func runAndKill(_ arguments: [String], output: String, whenTemporaryHolds minimumBytes: Int) throws -> Int? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: angpixExecutable)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        Thread.sleep(forTimeInterval: delay)
-        let killed = process.isRunning
-        if killed { kill(process.processIdentifier, SIGKILL) }
+        let pid = process.processIdentifier
+        let folder = (output as NSString).deletingLastPathComponent
+        let prefix = ".\((output as NSString).lastPathComponent).angpix-tmp-\(pid)-"
+        func temporaryFile() -> (path: String, size: Int)? {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+            guard let name = names.first(where: { $0.hasPrefix(prefix) }) else { return nil }
+            let path = (folder as NSString).appendingPathComponent(name)
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int else { return nil }
+            return (path, size)
+        }
+        var landed: Int? = nil
+        while process.isRunning {
+            if let t = temporaryFile(), t.size >= minimumBytes {
+                kill(pid, SIGSTOP)
+                // kill() may return before the child has stopped: wait for the state T in /proc.
+                while process.isRunning && !isStopped(pid) { usleep(100) }
+                landed = temporaryFile()?.size
+                break
+            }
+            usleep(100)
+        }
+        kill(pid, SIGKILL)
         process.waitUntilExit()
-        return killed
+        if let t = temporaryFile() { try FileManager.default.removeItem(atPath: t.path) }
+        return landed
     }
 
-    /// Kills `arguments` at several points of its run and checks `output` each time.
+    /// Kills `arguments` at several points of its write, defined by the bytes its temporary output
+    /// holds (from the first byte to 90 % of the complete file), and checks `output` each time.
+    /// Whether process `pid` is stopped (state T in /proc/PID/stat; Linux).
+    static func isStopped(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.range(of: ") ", options: .backwards) else { return false }
+        return stat[close.upperBound...].first == "T"
+    }
+
     static func checkKills(_ arguments: [String], output: String, inputs: [String]) throws {
         let inputsBefore = inputs.map(contents)
-        // A complete run, timed, gives the expected result.
-        let start = Date()
+        // A complete run gives the expected result.
         let full = try runAngpix(arguments)
         #expect(full.status == 0, "\(full.stderr)")
-        let duration = Date().timeIntervalSince(start)
         let complete = try #require(contents(output))
         // The previous file: something else, complete.
         try writeFileAtomically(Data("previous complete file\n".utf8), to: output, policy: OutputPolicy(overwrite: true))
         let previous = try #require(contents(output))
-        var kills = 0
-        for fraction in [0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95] {
-            if try runAndKill(arguments, after: duration * fraction) { kills += 1 }
-            let now = contents(output)
-            #expect(now == previous || now == complete, "after a kill at \(fraction) of the run the output is neither the previous nor the complete file")
-            if now == complete {
-                try writeFileAtomically(previous, to: output, policy: OutputPolicy(overwrite: true))
+        for fraction in [0.0, 0.25, 0.5, 0.75, 0.9] {
+            let minimumBytes = max(1, Int(fraction * Double(complete.count)))
+            // A kill point is missed only if the child renames its file between two looks (0.1 ms
+            // apart) at its growing temporary file; a few attempts make that practically impossible.
+            var landedAt: Int? = nil, attempts = 0
+            for _ in 0..<5 where landedAt == nil {
+                attempts += 1
+                landedAt = try runAndKill(arguments, output: output, whenTemporaryHolds: minimumBytes)
+                let now = contents(output)
+                #expect(now == previous || now == complete,
+                        "after a kill at \(minimumBytes) of \(complete.count) bytes the output is neither the previous nor the complete file")
+                if now != previous { try writeFileAtomically(previous, to: output, policy: OutputPolicy(overwrite: true)) }
             }
+            let landed = try #require(landedAt, "no kill landed during the write at \(minimumBytes) of \(complete.count) bytes in 5 attempts")
+            print("kill at \(minimumBytes) of \(complete.count) bytes of \(arguments[0]) \(arguments[1]): landed at \(landed) bytes, attempt \(attempts)")
+            #expect(landed >= minimumBytes && landed <= complete.count)
+            // Killed during the write, the destination is exactly the previous file.
+            #expect(contents(output) == previous)
         }
-        #expect(kills > 0, "the command always ended before it could be killed (\(duration) s)")
         #expect(inputs.map(contents) == inputsBefore, "an input changed")
+        let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: (output as NSString).deletingLastPathComponent)) ?? [])
+            .filter { $0.contains("angpix-tmp") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
     @Test func killedStarJoinLeavesTheOutputWholeOrAsItWas() throws {

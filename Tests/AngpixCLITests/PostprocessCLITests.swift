@@ -126,9 +126,15 @@ struct PostprocessCLITests {
         let rerun = try STARDocument(path: dir.file("b/postprocess.star"))
         let f1 = try rescaled.block("fsc")!.doubles("rlnAngstromResolution")
         let f2 = try rerun.block("fsc")!.doubles("rlnAngstromResolution")
-        for i in f1.indices { #expect(abs(f1[i] - f2[i]) < 1e-3 * f2[i]) }
+        #expect(f1.count == f2.count)
+        var axis = 0.0
+        for i in 0..<min(f1.count, f2.count) { axis = max(axis, abs(f1[i] - f2[i]) / f2[i]) }
+        printMeasured("postprocess rescale vs relion_postprocess --angpix 1.1: max relative resolution axis difference", axis)
+        #expect(axis < 2e-6, "relative resolution axis difference \(axis)")   // measured 4.1e-7 (2026-12-01): 6-decimal text
         let g1 = Double(rescaled.block("general")!.value("rlnFinalResolution")!)!
         let g2 = Double(rerun.block("general")!.value("rlnFinalResolution")!)!
-        #expect(abs(g1 - g2) < 1e-3)
+        printMeasured("postprocess rescale vs relion_postprocess --angpix 1.1: |final resolution difference| (Å)", abs(g1 - g2))
+        // Measured 1.0e-6 Å (2026-12-01): both values are written with 6 decimals.
+        #expect(abs(g1 - g2) < 3e-6, "final resolution \(g1) vs \(g2) Å")
     }
 }

@@ -61,9 +61,9 @@ import AngpixTestSupport
 
     @Test func missingFolderIsAClearError() throws {
         let dir = TemporaryDirectory()
-        #expect(throws: CoreError.self) {
-            try writeFileAtomically("x", to: dir.file("no/such/folder/out.txt"))
-        }
+        let out = dir.file("no/such/folder/out.txt")
+        let e = #expect(throws: CoreError.self) { try writeFileAtomically("x", to: out) }
+        #expect(e?.description.hasPrefix(out + ": ") == true, "\(String(describing: e))")
     }
 
     @Test func mappedFileReportsMissingFile() throws {

@@ -17,23 +17,53 @@ import AngpixTestSupport
         return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
     }
 
-    /// Reads `bytes` through every reader; each may throw an AngpixError naming the file.
-    static func readAllWays(_ bytes: [UInt8], dir: TemporaryDirectory) {
+    /// Expects `error` to be an MRCError whose one-line message names `path`.
+    static func expectMRCErrorNaming(_ path: String, _ error: any Error, _ context: String,
+                                     sourceLocation: SourceLocation = #_sourceLocation) {
+        guard let e = error as? MRCError else {
+            Issue.record("\(context): \(type(of: error)) instead of MRCError: \(error)", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(e.description.hasPrefix(path + ": "), "\(context): \(e)", sourceLocation: sourceLocation)
+    }
+
+    /// Reads `bytes` through every reader; each gives a correct result or throws an MRCError
+    /// naming the file. `context` (the case, the seed) goes into every failure message.
+    static func readAllWays(_ bytes: [UInt8], dir: TemporaryDirectory, context: String) {
         let path = dir.file("input.mrc")
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         do {
             let map = try MRCFile.readMap(path: path)
-            #expect(map.data.count == map.nx * map.ny * map.nz)
-        } catch let error as AngpixError {
-            #expect(error.description.contains(path), "\(error)")
+            #expect(map.data.count == map.nx * map.ny * map.nz, "\(context)")
         } catch {
-            Issue.record("unexpected error type: \(error)")
+            expectMRCErrorNaming(path, error, "\(context), readMap")
         }
-        _ = try? MRCFile.readHeader(path: path)
-        _ = try? MRCValidator.validate(path: path)
-        if let stack = try? MRCStackReader(path: path), stack.count > 0 {
-            #expect((try? stack.image(stack.count - 1))?.count == stack.nx * stack.ny)
-            #expect(throws: MRCError.self) { _ = try stack.image(stack.count) }
+        do {
+            _ = try MRCFile.readHeader(path: path)
+        } catch {
+            expectMRCErrorNaming(path, error, "\(context), readHeader")
+        }
+        do {
+            // The validator reports problems instead of throwing on a readable file.
+            let v = try MRCValidator.validate(path: path)
+            #expect(v.path == path, "\(context)")
+        } catch {
+            Issue.record("\(context), validate: threw \(error)")
+        }
+        do {
+            let stack = try MRCStackReader(path: path)
+            if stack.count > 0 {
+                do {
+                    let image = try stack.image(stack.count - 1)
+                    #expect(image.count == stack.nx * stack.ny, "\(context)")
+                } catch {
+                    expectMRCErrorNaming(path, error, "\(context), last image")
+                }
+            }
+            let outside = #expect(throws: MRCError.self, "\(context)") { _ = try stack.image(stack.count) }
+            #expect(outside == .imageOutOfRange(path: path, index: stack.count, count: stack.count), "\(context)")
+        } catch {
+            expectMRCErrorNaming(path, error, "\(context), MRCStackReader")
         }
     }
 
@@ -45,7 +75,9 @@ import AngpixTestSupport
             // Every length through the header; within the voxels, every few bytes.
             let lengths = Array(stride(from: 0, through: 1100, by: mode == .float32 ? 1 : 4))
                 + Array(stride(from: 1101, through: bytes.count, by: 5))
-            for length in lengths { Self.readAllWays(Array(bytes[0..<length]), dir: dir) }
+            for length in lengths {
+                Self.readAllWays(Array(bytes[0..<length]), dir: dir, context: "mode \(mode.rawValue) \(order), first \(length) of \(bytes.count) bytes")
+            }
         }
     }
 
@@ -53,18 +85,21 @@ import AngpixTestSupport
         let dir = TemporaryDirectory()
         let bytes = try Self.sampleFile(dir, mode: .float32, order: .little, isStack: false)
         let path = dir.file("truncated.mrc")
-        FileManager.default.createFile(atPath: path, contents: Data(bytes[0..<(bytes.count - 4)]))
-        #expect(throws: MRCError.self) { _ = try MRCFile.readMap(path: path) }
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes[0..<(bytes.count - 4)]))
+        let e = #expect(throws: MRCError.self) { _ = try MRCFile.readMap(path: path) }
+        #expect(e == .truncated(path: path, expected: bytes.count, actual: bytes.count - 4))
+        #expect(e?.description == "\(path): truncated: the header describes \(bytes.count) bytes, the file has \(bytes.count - 4)")
     }
 
-    @Test func corruptedHeadersGiveAnErrorOrAMap() throws {
+    @Test(arguments: [1, 2, 2026] as [UInt64])
+    func corruptedHeadersGiveAnErrorOrAMap(seed: UInt64) throws {
         let dir = TemporaryDirectory()
-        var rng = SystemRandomNumberGenerator()
+        var rng = SplitMix64(seed: seed)
         let base = try Self.sampleFile(dir, mode: .int16, order: .big, isStack: false)
         // The words that steer reading: sizes, mode, start, grid, cell, axes, ISPG, NSYMBT, stamp.
         let hot = Array(0..<100) + Array(208..<216)
         let awkward: [UInt32] = [0, 1, 0xFFFF_FFFF, 0x7FFF_FFFF, 0x8000_0000, 0x0000_8000, 101, 12, 1024, 0x4444]
-        for _ in 0..<1500 {
+        for iteration in 0..<500 {
             var bytes = base
             for _ in 0..<Int.random(in: 1...3, using: &rng) {
                 if Bool.random(using: &rng) {
@@ -75,7 +110,7 @@ import AngpixTestSupport
                     bytes[Int.random(in: 0..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
                 }
             }
-            Self.readAllWays(bytes, dir: dir)
+            Self.readAllWays(bytes, dir: dir, context: "SplitMix64 seed \(seed), corruption \(iteration)")
         }
     }
 }

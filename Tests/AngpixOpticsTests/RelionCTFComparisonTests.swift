@@ -45,6 +45,10 @@ func testCTFMatchesRelionCtfToolboxSimulate(_ c: (Double, Double, Double, Double
     let diffs = zip(ours, relion.data).map { abs(Double($0) - Double($1)) }
     let worst = diffs.max()!
     let mean = diffs.reduce(0, +) / Double(diffs.count)
-    #expect(worst < 3e-4, "largest difference \(worst)")
-    #expect(mean < 2e-5, "mean difference \(mean)")
+    printMeasured("CTF defU \(defU) defV \(defV) \(kV) kV \(angpix) Å: max |difference|", worst)
+    printMeasured("CTF defU \(defU) defV \(defV) \(kV) kV \(angpix) Å: mean |difference|", mean)
+    // Measured largest 1.1e-5, 9.0e-5, 4.4e-5 and mean 2.7e-6, 5.5e-6, 1.2e-5 for the three cases
+    // (2026-12-01); the README claims < 3e-4.
+    #expect(worst < 2e-4, "largest difference \(worst)")
+    #expect(mean < 3e-5, "mean difference \(mean)")
 }

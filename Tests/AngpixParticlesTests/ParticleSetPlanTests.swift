@@ -85,23 +85,30 @@ private let twoGroups = [
                             optics: twoGroups, settings: RescaleSettings(pixelSize: 1.0))
     }
     // One stack, two groups rescaled differently.
-    #expect(throws: ParticlesError.self) {
+    let mixed = #expect(throws: ParticlesError.self) {
         try ParticleSetPlan(file: "in.star", imageNames: ["1@a.mrcs", "2@a.mrcs"], rowGroups: [1, 2],
                             optics: twoGroups, settings: RescaleSettings(pixelSize: 1.0))
     }
-    #expect(throws: ParticlesError.self) {
+    #expect(mixed?.description.hasPrefix("in.star: particle 2: stack a.mrcs also holds particles of optics group 1") == true,
+            "\(String(describing: mixed))")
+    #expect(throws: ParticlesError.invalidOption("--box 63: the box must be even and at least 2")) {
         try ParticleSetPlan(file: "in.star", imageNames: ["1@a.mrcs"], rowGroups: [1], optics: twoGroups,
                             settings: RescaleSettings(pixelSize: 1.0, box: 63))
     }
-    #expect(throws: ParticlesError.self) {
+    let volume = #expect(throws: ParticlesError.self) {
         try ParticleSetPlan(file: "in.star", imageNames: ["1@a.mrcs"], rowGroups: [1],
                             optics: [PlanOpticsGroup(number: 1, name: "t", pixelSize: 1, imageSize: 64, dimensionality: 3)],
                             settings: RescaleSettings(pixelSize: 1.0))
     }
-    #expect(throws: ParticlesError.self) {
+    #expect(volume?.description.hasPrefix("in.star: optics group 1: rlnImageDimensionality is 3") == true,
+            "\(String(describing: volume))")
+    let collision = #expect(throws: ParticlesError.self) {
         try ParticleSetPlan(file: "in.star", imageNames: ["1@/x/a.mrcs", "1@x/a.mrcs"], rowGroups: [1, 1],
                             optics: twoGroups, settings: RescaleSettings(pixelSize: 1.0))
     }
+    // Names both stacks (the files that collide).
+    #expect(collision?.description.contains("/x/a.mrcs and x/a.mrcs") == true || collision?.description.contains("x/a.mrcs and /x/a.mrcs") == true,
+            "\(String(describing: collision))")
 }
 
 @Test func testChecksumChangesWithAnyImageByteAndOrder() {

@@ -129,7 +129,8 @@ private func maxError(_ path: String, stack k: Int, images: Int, rescaled: Int, 
     #expect(!FileManager.default.fileExists(atPath: stale))
 
     // Another run into the same folder is refused, without --force.
-    #expect(throws: ParticlesError.self) { try rescaleParticleSet(request(set, out: out, angpix: 1.5)) }
+    let refused = #expect(throws: ParticlesError.self) { try rescaleParticleSet(request(set, out: out, angpix: 1.5)) }
+    #expect(refused?.description.hasPrefix(out) == true, "\(String(describing: refused))")
     // A folder angpix did not write is not overwritten.
     let foreign = dir.file("F")
     try FileManager.default.createDirectory(atPath: foreign, withIntermediateDirectories: true)
@@ -144,7 +145,8 @@ private func maxError(_ path: String, stack k: Int, images: Int, rescaled: Int, 
     let set = try ParticleSetFixture(root: dir.path, images: [2, 3, 1, 2, 2])
     let single = dir.file("S"), sharded = dir.file("P")
     _ = try rescaleParticleSet(request(set, out: single, angpix: 1.3))
-    #expect(throws: ParticlesError.self) { try mergeShards(outputDirectory: sharded) }
+    let e = #expect(throws: ParticlesError.self) { try mergeShards(outputDirectory: sharded) }
+    #expect(e?.description.hasPrefix(sharded) == true, "\(String(describing: e))")
     var counted = 0
     for i in [3, 1] {
         counted += try rescaleParticleSet(request(set, out: sharded, angpix: 1.3, shard: i, of: 3)).particles

@@ -5,6 +5,7 @@ import Foundation
 import Testing
 import AngpixTestSupport
 import AngpixMRC
+import AngpixCore
 @testable import AngpixProjectCheck
 
 private func particles(_ group: Int, _ count: Int, stack: String = "Extract/job007/Movies/s1.mrcs") -> [(group: Int, image: String)] {
@@ -267,12 +268,10 @@ private let dataset2 = TestGroup(number: 2, name: "dataset2", pixelSize: 1.1, bo
         try ProjectChecker.check(ProjectCheckInputs(star: notParticles))
     }
     // A missing file is the reader's error, naming the file.
-    do {
+    let missing = #expect(throws: CoreError.self) {
         _ = try ProjectChecker.check(ProjectCheckInputs(reference: p.dir.file("missing.mrc")))
-        Issue.record("a missing reference was accepted")
-    } catch {
-        #expect("\(error)".contains("missing.mrc"))
     }
+    #expect(missing == .fileNotFound(path: p.dir.file("missing.mrc")), "\(String(describing: missing))")
 }
 
 /// The relativistic electron wavelength in Å (computed here independently of the Optics module).

@@ -32,13 +32,11 @@ import AngpixTestSupport
 
     @Test func columnsNamesTheFirstBadValue() throws {
         let b = try table(badRow: 15_000)
-        do {
+        let e = #expect(throws: STARError.self) {
             _ = try b.columns(doubles: ["rlnX", "rlnY"], ints: ["rlnN"], strings: ["rlnName"])
-            Issue.record("no error")
-        } catch {
-            #expect("\(error)".hasPrefix("c.star:\(15_000 + 8):"))
-            #expect("\(error)".contains("oops"))
         }
+        #expect(e?.description.hasPrefix("c.star:\(15_000 + 8):") == true, "\(String(describing: e))")
+        #expect(e?.description.contains("oops") == true, "\(String(describing: e))")
     }
 }
 

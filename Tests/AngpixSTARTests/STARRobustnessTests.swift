@@ -50,7 +50,7 @@ import AngpixTestSupport
             #expect(table.rowCount == rows.count, "seed \(seed)")
             for (r, row) in rows.enumerated() {
                 for (c, value) in row.enumerated() {
-                    #expect(table.string(row: r, labels[c]) == value, "seed \(seed) row \(r) column \(labels[c])\n\(text)")
+                    #expect(table.string(row: r, labels[c]) == value, "SplitMix64 seed \(seed) row \(r) column \(labels[c])\n\(text)")
                 }
             }
             let general = try #require(again.block("general"))
@@ -106,52 +106,75 @@ import AngpixTestSupport
     _rlnMaskName ""
     """
 
-    /// Reads `text` as a file and as in-memory text; either may throw a STARError, never crash.
-    static func readBothWays(_ bytes: [UInt8], dir: TemporaryDirectory) {
+    /// Runs `body`; a throw must be a STARError whose one-line message starts with `name: ` or
+    /// `name:<line>: `. `context` (the case, the seed) goes into every failure message.
+    static func expectSTARErrorOrResult(naming name: String, _ context: String,
+                                        sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+        do {
+            try body()
+        } catch let e as STARError {
+            #expect(e.description.hasPrefix(name + ":"), "\(context): \(e)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("\(context): \(type(of: error)) instead of STARError: \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    /// Reads `bytes` as a file (both readers) and as in-memory text; each gives a result or a
+    /// STARError naming the file, never a crash.
+    static func readBothWays(_ bytes: [UInt8], dir: TemporaryDirectory, context: String) {
         let path = dir.file("input.star")
         FileManager.default.createFile(atPath: path, contents: Data(bytes))
-        if let document = try? STARDocument(path: path) {
+        expectSTARErrorOrResult(naming: path, "\(context), STARDocument(path:)") {
+            let document = try STARDocument(path: path)
             for block in document.blocks {
-                for label in block.labels { _ = try? block.doubles(label); _ = try? block.ints(label) }
+                for label in block.labels {
+                    expectSTARErrorOrResult(naming: path, "\(context), doubles(\(label))") { _ = try block.doubles(label) }
+                    expectSTARErrorOrResult(naming: path, "\(context), ints(\(label))") { _ = try block.ints(label) }
+                }
             }
-            if let optics = document.block("optics") { _ = try? OpticsTable(block: optics, file: path) }
+            if let optics = document.block("optics") {
+                expectSTARErrorOrResult(naming: path, "\(context), OpticsTable") { _ = try OpticsTable(block: optics, file: path) }
+            }
             _ = document.serialized()
         }
-        _ = try? STARDocument(text: String(decoding: bytes, as: UTF8.self))
+        expectSTARErrorOrResult(naming: path, "\(context), STARTypedFile(path:)") { _ = try STARTypedFile(path: path) }
+        expectSTARErrorOrResult(naming: "text.star", "\(context), STARDocument(text:)") {
+            _ = try STARDocument(text: String(decoding: bytes, as: UTF8.self), name: "text.star")
+        }
     }
 
     @Test func everyPrefixOfAValidFileGivesAnErrorOrATable() {
         let dir = TemporaryDirectory()
         let bytes = Array(Self.sample.utf8)
-        for length in 0...bytes.count { Self.readBothWays(Array(bytes[0..<length]), dir: dir) }
+        for length in 0...bytes.count {
+            Self.readBothWays(Array(bytes[0..<length]), dir: dir, context: "first \(length) of \(bytes.count) bytes")
+        }
     }
 
-    @Test func randomlyCorruptedFilesGiveAnErrorOrATable() {
+    @Test(arguments: [2026, 1, 2] as [UInt64])
+    func randomlyCorruptedFilesGiveAnErrorOrATable(seed: UInt64) {
         let dir = TemporaryDirectory()
-        var rng = SplitMix64(seed: 2026)
+        var rng = SplitMix64(seed: seed)
         let bytes = Array(Self.sample.utf8)
         let specials: [UInt8] = [0, 0x0A, 0x0D, 0x20, 0x22, 0x27, 0x23, 0x5F, 0xFF, 0xC3]
-        for _ in 0..<500 {
+        for iteration in 0..<500 {
             var corrupted = bytes
             for _ in 0..<Int.random(in: 1...6, using: &rng) {
                 let i = Int.random(in: 0..<corrupted.count, using: &rng)
                 corrupted[i] = Bool.random(using: &rng) ? UInt8.random(in: 0...255, using: &rng)
                                                         : specials.randomElement(using: &rng)!
             }
-            Self.readBothWays(corrupted, dir: dir)
+            Self.readBothWays(corrupted, dir: dir, context: "SplitMix64 seed \(seed), corruption \(iteration)")
         }
     }
 
     @Test func binaryFileIsAClearError() throws {
         let dir = TemporaryDirectory()
         let path = dir.file("binary.star")
-        var rng = SplitMix64(seed: 3)
+        let seed: UInt64 = 3
+        var rng = SplitMix64(seed: seed)
         FileManager.default.createFile(atPath: path, contents: Data((0..<4096).map { _ in UInt8.random(in: 0...255, using: &rng) }))
-        do {
-            _ = try STARDocument(path: path)
-            Issue.record("a binary file was read as STAR")
-        } catch let error as AngpixError {
-            #expect(error.description.hasPrefix(path))
-        }
+        let e = #expect(throws: STARError.self, "SplitMix64 seed \(seed)") { _ = try STARDocument(path: path) }
+        #expect(e?.description.hasPrefix(path + ": ") == true, "SplitMix64 seed \(seed): \(String(describing: e))")
     }
 }

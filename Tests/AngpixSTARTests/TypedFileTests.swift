@@ -96,13 +96,9 @@ import AngpixTestSupport
         let text = particleFile(rows: 40_000, cell: { r, c, v in r == 30_000 && c == 0 ? "oops" : v })
         let path = dir.write("bad.star", text)
         let line = text.prefix(upTo: text.range(of: " oops ")!.lowerBound).filter { $0 == "\n" }.count + 1
-        #expect(throws: (any Error).self) { try STARTypedFile(path: path, types: ["rlnCoordinateX": .double]) }
-        do {
-            _ = try STARTypedFile(path: path, types: ["rlnCoordinateX": .double])
-        } catch {
-            #expect("\(error)".hasPrefix("\(path):\(line):"))
-            #expect("\(error)".contains("oops"))
-        }
+        let e = #expect(throws: STARError.self) { try STARTypedFile(path: path, types: ["rlnCoordinateX": .double]) }
+        #expect(e?.description.hasPrefix("\(path):\(line):") == true, "\(String(describing: e))")
+        #expect(e?.description.contains("oops") == true, "\(String(describing: e))")
         // Inferred, the column becomes text.
         #expect(try STARTypedFile(path: path).table("particles")?.type(of: "rlnCoordinateX") == .text)
     }
@@ -129,11 +125,11 @@ import AngpixTestSupport
         let dir = TemporaryDirectory()
         let text = particleFile(rows: 40_000, cell: { r, c, v in r == 33_333 && c == 6 ? "" : v })
         let path = dir.write("short.star", text)
-        var documentError = "", typedError = ""
-        do { _ = try STARDocument(path: path) } catch { documentError = "\(error)" }
-        do { _ = try STARTypedFile(path: path) } catch { typedError = "\(error)" }
-        #expect(documentError.contains("row has 6 values, the table has 7 columns"))
-        #expect(typedError == documentError)
+        let documentError = #expect(throws: STARError.self) { _ = try STARDocument(path: path) }
+        let typedError = #expect(throws: STARError.self) { _ = try STARTypedFile(path: path) }
+        #expect(documentError?.description.hasPrefix(path + ":") == true, "\(String(describing: documentError))")
+        #expect(documentError?.description.contains("row has 6 values, the table has 7 columns") == true)
+        #expect(typedError != nil && typedError == documentError)
     }
 
     @Test func aLoopFollowedByMoreBlocksEndsWhereItEnds() throws {
@@ -201,10 +197,10 @@ import AngpixTestSupport
         // A bad row is the same error whichever piece it falls in.
         let bad = text.replacingOccurrences(of: "\n  1777  ", with: "\n  1777 ")
             .replacingOccurrences(of: "\n  1777 ", with: "\n  1777 x y ")
-        var documentError = "", typedError = ""
-        do { _ = try STARDocument(text: bad, name: "t.star") } catch { documentError = "\(error)" }
-        do { _ = try STARTypedFile(text: bad, name: "t.star", pieceBytes: pieceBytes) } catch { typedError = "\(error)" }
-        #expect(!documentError.isEmpty && typedError == documentError)
+        let documentError = #expect(throws: STARError.self) { _ = try STARDocument(text: bad, name: "t.star") }
+        let typedError = #expect(throws: STARError.self) { _ = try STARTypedFile(text: bad, name: "t.star", pieceBytes: pieceBytes) }
+        #expect(documentError?.description.hasPrefix("t.star:") == true, "\(String(describing: documentError))")
+        #expect(typedError != nil && typedError == documentError)
     }
 
     @Test func smallFilesAndMmCIFGoThroughTheDocumentPath() throws {
@@ -230,6 +226,7 @@ import AngpixTestSupport
         #expect(atoms.columns.doubles["atom_site.Cartn_x"] == [11.104, 12.560, 13.0])
         #expect(atoms.columns.doubles["atom_site.B_iso_or_equiv"] == [20.5, 21.25, 30])
         #expect(atoms.columns.texts["atom_site.type_symbol"].map(Array.init) == ["N", "C", "O"])
-        #expect(throws: STARError.self) { try STARTypedFile(text: "data_\nloop_\n_rlnA\n_rlnB\n1 2\n3\n", name: "s.star") }
+        let e = #expect(throws: STARError.self) { try STARTypedFile(text: "data_\nloop_\n_rlnA\n_rlnB\n1 2\n3\n", name: "s.star") }
+        #expect(e?.description == "s.star:6: row has 1 value, the table has 2 columns", "\(String(describing: e))")
     }
 }

@@ -164,3 +164,10 @@ public func relionOpticsBlock(_ groups: [TestOpticsGroup]) -> String {
     }
     return text + "\n"
 }
+
+/// Prints a figure measured by a comparison test (`measured: <what> = <value>`), so a run of the
+/// RELION comparisons shows how close the agreement is, not only that it is within tolerance:
+/// `swift test -c release --filter Relion 2>&1 | grep measured:`.
+public func printMeasured(_ what: String, _ value: Double) {
+    print("measured: \(what) = \(String(format: "%.3e", value))")
+}
