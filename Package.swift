@@ -66,6 +66,9 @@ let package = Package(
         .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),
+        // The code of docs/library.md, compiled and run against the public API only (no @testable,
+        // no test helpers): what a package that depends on AngpixKit can write.
+        .testTarget(name: "AngpixLibraryGuideTests", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics"]),
     ],
     swiftLanguageModes: [.v6]
 )
