@@ -162,7 +162,7 @@ private func fileBytes(_ path: String) -> [UInt8] { [UInt8](FileManager.default.
         #expect(pixelRelative < 3e-7, "relative pixel size difference \(pixelRelative)")
         let rms = relativeRMS(a.data, b.data)
         printMeasured("\(tag): relative RMS difference", rms)
-        // Measured 0 (box only) to 2.2e-7 (2026-12-01, 13 cases); the README says about 2e-7.
+        // Measured 0 (box only) to 2.2e-7 (2026-12-01, 13 cases); the docs say about 2e-7.
         #expect(rms < 1e-6, "relative RMS difference \(rms)")
     }
 

@@ -48,7 +48,7 @@ func testCTFMatchesRelionCtfToolboxSimulate(_ c: (Double, Double, Double, Double
     printMeasured("CTF defU \(defU) defV \(defV) \(kV) kV \(angpix) Å: max |difference|", worst)
     printMeasured("CTF defU \(defU) defV \(defV) \(kV) kV \(angpix) Å: mean |difference|", mean)
     // Measured largest 1.1e-5, 9.0e-5, 4.4e-5 and mean 2.7e-6, 5.5e-6, 1.2e-5 for the three cases
-    // (2026-12-01); the README claims < 3e-4.
+    // (2026-12-01); the docs claim < 3e-4.
     #expect(worst < 2e-4, "largest difference \(worst)")
     #expect(mean < 3e-5, "mean difference \(mean)")
 }

@@ -1,6 +1,6 @@
 // relion_postprocess 3.1.3 and angpix on the same generated half maps (a blob structure with
 // independent noise per half, a soft spherical mask), with the header's pixel size and with
-// --angpix. The README claims: the same final resolution shell, every FSC value within 1e-5,
+// --angpix. The docs (docs/postprocess.md) claim: the same final resolution shell, every FSC value within 1e-5,
 // the B-factor within 0.01 %, sharpened map correlation 0.999999 or better. Each assertion below
 // is a few times the difference measured with RELION 3.1.3 (Debian package) and never looser
 // than that claim; the measured figure and its date stand beside it, and every run prints the
@@ -101,15 +101,15 @@ struct RelionAgreementTests {
         let relionB = c.relionValue("rlnBfactorUsedForSharpening")
         let bRelative = abs(c.ours.bFactor - relionB) / abs(relionB)
         printMeasured("\(tag): relative B-factor difference", bRelative)
-        // Measured 6.5e-7 = 6.5e-5 % (2026-12-01); the README claims 0.01 %.
+        // Measured 6.5e-7 = 6.5e-5 % (2026-12-01); the docs claim 0.01 %.
         #expect(bRelative < 2e-6, "B \(c.ours.bFactor) vs RELION \(relionB)")
         let fscDiff = try c.maxFSCDifference()
         printMeasured("\(tag): max |FSC difference|", fscDiff)
-        // Measured 4.5e-6 (2026-12-01); the README claims 1e-5, which is the bound.
+        // Measured 4.5e-6 (2026-12-01); the docs claim 1e-5, which is the bound.
         #expect(fscDiff < 1e-5, "max FSC difference \(fscDiff)")
         let cc = c.mapCorrelation()
         printMeasured("\(tag): 1 - map correlation", 1 - cc)
-        // Measured 1 - r = 5.7e-13 (2026-12-01); the README claims r ≥ 0.999999.
+        // Measured 1 - r = 5.7e-13 (2026-12-01); the docs claim r ≥ 0.999999.
         #expect(1 - cc < 3e-12, "map correlation \(cc)")
         // The Guinier table too.
         let relionSharpened = try c.relionGuinier.doubles("rlnLogAmplitudesSharpened")
@@ -143,11 +143,11 @@ struct RelionAgreementTests {
         let relionB = c.relionValue("rlnBfactorUsedForSharpening")
         let bRelative = abs(c.ours.bFactor - relionB) / abs(relionB)
         printMeasured("\(tag): relative B-factor difference", bRelative)
-        // Measured 3.3e-8 = 3.3e-6 % (2026-12-01); the README claims 0.01 %.
+        // Measured 3.3e-8 = 3.3e-6 % (2026-12-01); the docs claim 0.01 %.
         #expect(bRelative < 2e-6, "B \(c.ours.bFactor) vs RELION \(relionB)")
         let fscDiff = try c.maxFSCDifference()
         printMeasured("\(tag): max |FSC difference|", fscDiff)
-        // Measured 4.8e-6 (2026-12-01); the README claims 1e-5, which is the bound.
+        // Measured 4.8e-6 (2026-12-01); the docs claim 1e-5, which is the bound.
         #expect(fscDiff < 1e-5, "max FSC difference \(fscDiff)")
         let relionAngstrom = try c.relionFSC.doubles("rlnAngstromResolution")
         var axisDiff = 0.0
@@ -156,7 +156,7 @@ struct RelionAgreementTests {
         #expect(axisDiff < 1e-5, "resolution axis difference \(axisDiff) Å")   // measured 2.0e-6 Å (2026-12-01)
         let cc = c.mapCorrelation()
         printMeasured("\(tag): 1 - map correlation", 1 - cc)
-        // Measured 1 - r = 4.5e-14 (2026-12-01); the README claims r ≥ 0.999999.
+        // Measured 1 - r = 4.5e-14 (2026-12-01); the docs claim r ≥ 0.999999.
         #expect(1 - cc < 3e-12, "map correlation \(cc)")
         #expect(abs(c.relionMap.pixelSize - 1.1) < 1e-5)
         #expect(abs(c.ours.map.pixelSize - 1.1) < 1e-12)
@@ -178,11 +178,11 @@ struct RelionAgreementTests {
         #expect(resolutionDiff < 2e-6, "final resolution difference \(resolutionDiff) Å")   // measured 4.4e-7 Å (2026-12-01)
         let fscDiff = try c.maxFSCDifference()
         printMeasured("\(tag): max |FSC difference|", fscDiff)
-        // Measured 5.0e-6 (2026-12-01); the README claims 1e-5, which is the bound.
+        // Measured 5.0e-6 (2026-12-01); the docs claim 1e-5, which is the bound.
         #expect(fscDiff < 1e-5, "max FSC difference \(fscDiff)")
         let cc = c.mapCorrelation()
         printMeasured("\(tag): 1 - map correlation", 1 - cc)
-        // Measured 1 - r = 6.7e-14 (2026-12-01); the README claims r ≥ 0.999999.
+        // Measured 1 - r = 6.7e-14 (2026-12-01); the docs claim r ≥ 0.999999.
         #expect(1 - cc < 3e-12, "map correlation \(cc)")
         #expect(c.ours.lowPassFilter == c.ours.finalResolution)
     }
