@@ -29,7 +29,7 @@ let package = Package(
         // FFTs, Fourier crop/pad/resampling, shells and FSC.
         .target(name: "AngpixFourier", dependencies: ["AngpixCore"]),
         // Electron optics: wavelength, CTF, Zernike, magnification, pixel-size error fits, optics tracing.
-        .target(name: "AngpixOptics", dependencies: ["AngpixCore", "AngpixSTAR"]),
+        .target(name: "AngpixOptics", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixFourier"]),
         // zlib from the system (every machine has it), to read gzip-compressed files without a package.
         .systemLibrary(name: "CAngpixZlib", path: "Sources/CAngpixZlib"),
         // Atomic models (PDB/mmCIF), scattering factors, model maps.

@@ -166,7 +166,7 @@ public final class FourierResizer: @unchecked Sendable {
         }
         plan.forward(input, spectrum, threads: threads)
         window()
-        hermitianPart(newSpectrum.baseAddress!, n: newSize, planes: dimensions == 3 ? newSize : 1)
+        makeHermitianPlanes(newSpectrum.baseAddress!, size: newSize, dimensions: dimensions)
         newPlan.inverse(UnsafeBufferPointer(newSpectrum), output, threads: threads)
     }
 
@@ -192,10 +192,10 @@ public final class FourierResizer: @unchecked Sendable {
             dst.update(repeating: Complex32(0, 0), count: newSpectrum.count)
             let maxR2 = (nh - 1) * (nh - 1)
             for k in 0..<nz {
-                let kp = k < nh ? k : k - n
+                let kp = fourierFrequency(k, n)
                 let ko = kp < 0 ? kp + m : kp
                 for i in 0..<n {
-                    let ip = i < nh ? i : i - n
+                    let ip = fourierFrequency(i, n)
                     let io = ip < 0 ? ip + m : ip
                     let r2 = kp * kp + ip * ip
                     if r2 > maxR2 { continue }
@@ -211,10 +211,10 @@ public final class FourierResizer: @unchecked Sendable {
         } else {
             // Shrinking (or an odd old box of the same half size): every new frequency is read.
             for k in 0..<mz {
-                let kp = k < mh ? k : k - m
+                let kp = fourierFrequency(k, m)
                 let ki = kp < 0 ? kp + n : kp
                 for i in 0..<m {
-                    let ip = i < mh ? i : i - m
+                    let ip = fourierFrequency(i, m)
                     let ii = ip < 0 ? ip + n : ip
                     let inRow = src + (ki * n + ii) * nh
                     let outRow = dst + (k * m + i) * mh
@@ -223,30 +223,31 @@ public final class FourierResizer: @unchecked Sendable {
             }
         }
     }
+}
 
-    /// Replaces the kx = 0 plane (and the kx = n/2 plane for even n) of a half-complex spectrum of
-    /// side n by its Hermitian part, (F(k) + conj F(-k)) / 2, which is what a complex-to-real
-    /// transform such as FFTW's effectively inverts.
-    func hermitianPart(_ s: UnsafeMutablePointer<Complex32>, n: Int, planes nz: Int) {
-        let h = n / 2 + 1
-        let columns = n % 2 == 0 ? [0, n / 2] : [0]
-        for x in columns {
-            for k in 0..<nz {
-                let kNeg = (nz - k) % nz
-                for i in 0..<n {
-                    let iNeg = (n - i) % n
-                    let a = (k * n + i) * h + x
-                    let b = (kNeg * n + iNeg) * h + x
-                    if b < a { continue }
-                    let fa = s[a], fb = s[b]
-                    if a == b {
-                        s[a] = Complex32(fa.re, 0)
-                    } else {
-                        let re = (fa.re + fb.re) * 0.5
-                        let im = (fa.im - fb.im) * 0.5
-                        s[a] = Complex32(re, im)
-                        s[b] = Complex32(re, -im)
-                    }
+/// Replaces the kx = 0 plane (and the kx = n/2 plane for even n) of the half-complex spectrum of a
+/// square image or cubic map of side `n` by its Hermitian part, (F(k) + conj F(−k)) / 2, which is
+/// what a complex-to-real transform such as FFTW's effectively inverts. `dimensions` is 2 or 3.
+public func makeHermitianPlanes(_ s: UnsafeMutablePointer<Complex32>, size n: Int, dimensions: Int) {
+    let h = n / 2 + 1
+    let nz = dimensions == 3 ? n : 1
+    let columns = n % 2 == 0 ? [0, n / 2] : [0]
+    for x in columns {
+        for k in 0..<nz {
+            let kNeg = (nz - k) % nz
+            for i in 0..<n {
+                let iNeg = (n - i) % n
+                let a = (k * n + i) * h + x
+                let b = (kNeg * n + iNeg) * h + x
+                if b < a { continue }
+                let fa = s[a], fb = s[b]
+                if a == b {
+                    s[a] = Complex32(fa.re, 0)
+                } else {
+                    let re = (fa.re + fb.re) * 0.5
+                    let im = (fa.im - fb.im) * 0.5
+                    s[a] = Complex32(re, im)
+                    s[b] = Complex32(re, -im)
                 }
             }
         }

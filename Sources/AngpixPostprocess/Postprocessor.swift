@@ -144,7 +144,7 @@ public enum Postprocessor {
             mask = m
         }
 
-        let shells = SpectrumShells(size: n)
+        let shells = try FourierShells(cubeOfSize: n)
         let plan = try RealFFTPlan.cached(shape: [n, n, n])
         var specA = [Complex32](repeating: .zero, count: plan.spectrumCount)
         var specB = [Complex32](repeating: .zero, count: plan.spectrumCount)
@@ -249,13 +249,8 @@ public enum Postprocessor {
         let original = specA.withUnsafeBufferPointer { guinierValues(shells, $0, rows: rows) }
         if !options.skipFSCWeighting {
             let w = fscWeights(fscCorrected)
-            let nh = shells.halfSize
-            let table = shells.shellOfR2
             specA.withUnsafeMutableBufferPointer { a in
-                shells.scale(a) { r2 in
-                    let s = Int(table[r2])
-                    return s < nh ? w[s] : 0
-                }
+                shells.scale(a, byShell: { s in s >= 0 ? w[s] : 0 })
             }
         }
         let weighted = specA.withUnsafeBufferPointer { guinierValues(shells, $0, rows: rows) }
@@ -280,8 +275,8 @@ public enum Postprocessor {
             let boxAngstrom = Double(n) * pixelSize
             let nyquist = 1 / (pixelSize * 2)
             specA.withUnsafeMutableBufferPointer { a in
-                shells.scale(a) { r2 in
-                    let s = Double(r2).squareRoot() / boxAngstrom
+                shells.scale(a) { (r2: Double) in
+                    let s = r2.squareRoot() / boxAngstrom
                     return s <= nyquist ? Float(exp(-(bFactor / 4) * s * s)) : 0
                 }
             }
@@ -294,11 +289,11 @@ public enum Postprocessor {
             let filterShell = Int((Double(n) * pixelSize / at + 0.5).rounded(.down))
             let half = options.filterEdgeWidth / 2
             let edgeLow = max(0, Double(filterShell - half) / Double(n))
-            let edgeHigh = min(Double(shells.halfSize), Double(filterShell + half) / Double(n))
+            let edgeHigh = min(Double(shells.count), Double(filterShell + half) / Double(n))
             let width = edgeHigh - edgeLow
             specA.withUnsafeMutableBufferPointer { a in
-                shells.scale(a) { r2 in
-                    let s = Double(r2).squareRoot() / Double(n)
+                shells.scale(a) { (r2: Double) in
+                    let s = r2.squareRoot() / Double(n)
                     if s < edgeLow { return 1 }
                     if s > edgeHigh { return 0 }
                     return Float(0.5 + 0.5 * cos(Double.pi * (s - edgeLow) / width))
