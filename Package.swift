@@ -62,7 +62,7 @@ let package = Package(
         .testTarget(name: "AngpixCalibrationTests", dependencies: ["AngpixCalibration", "AngpixModels", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixPostprocessTests", dependencies: ["AngpixPostprocess", "AngpixMRC", "AngpixSTAR", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixReportTests", dependencies: ["AngpixReport", "AngpixTestSupport"]),
-        .testTarget(name: "AngpixParticlesTests", dependencies: ["AngpixParticles", "AngpixSTAR", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixParticlesTests", dependencies: ["AngpixParticles", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),

@@ -62,10 +62,9 @@ public struct RescaleTarget: Sendable, Equatable {
     public init(oldBox: Int, oldPixelSize: Double, requested: Double) throws {
         guard oldPixelSize > 0, oldPixelSize.isFinite else { throw RescaleError.nonPositivePixelSize(oldPixelSize) }
         guard requested > 0, requested.isFinite else { throw RescaleError.nonPositiveTargetPixelSize(requested) }
-        let scaled = Double(oldBox) * (oldPixelSize / requested)
-        guard scaled < Double(Int32.max) else { throw RescaleError.nonPositiveTargetPixelSize(requested) }
-        var box = Int(scaled.rounded(.toNearestOrAwayFromZero))
-        box -= box % 2
+        guard let box = RescaleTarget.relionBox(oldBox: oldBox, oldPixelSize: oldPixelSize, requested: requested) else {
+            throw RescaleError.nonPositiveTargetPixelSize(requested)
+        }
         guard box >= 2 else { throw RescaleError.rescaledBoxTooSmall(oldBox: oldBox, newBox: box) }
         self.oldBox = oldBox
         newBox = box
@@ -73,11 +72,20 @@ public struct RescaleTarget: Sendable, Equatable {
         pixelSize = Double(oldBox) * oldPixelSize / Double(box)
     }
 
+    /// RELION's rescaled box: ROUND(old box × (old pixel size / requested)) made even by dropping
+    /// one if odd (64 px at 1 Å to 1.3 Å: 49.23 → 49 → 48); nil when the product is not finite or
+    /// not below 10⁷ pixels.
+    public static func relionBox(oldBox: Int, oldPixelSize: Double, requested: Double) -> Int? {
+        let exact = Double(oldBox) * (oldPixelSize / requested)
+        guard exact.isFinite, exact < 1e7 else { return nil }
+        var box = Int(exact.rounded(.toNearestOrAwayFromZero))
+        box -= box % 2
+        return box
+    }
+
     /// The side ROUND(side × old / reached pixel size) made even, for the sides of a non-square image.
     public static func side(_ side: Int, oldPixelSize: Double, reached: Double) -> Int {
-        var s = Int((Double(side) * (oldPixelSize / reached)).rounded(.toNearestOrAwayFromZero))
-        s -= s % 2
-        return max(s, 0)
+        max(relionBox(oldBox: side, oldPixelSize: oldPixelSize, requested: reached) ?? 0, 0)
     }
 }
 
