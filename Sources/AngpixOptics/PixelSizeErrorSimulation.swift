@@ -22,6 +22,7 @@
 //   pixel size (and, in `nominalResolution`, at the nominal one).
 
 import Foundation
+import AngpixCore
 
 /// What a CTF fit at the nominal pixel size may adjust.
 public enum CTFFitMode: String, Sendable, Codable, CaseIterable {
@@ -250,7 +251,7 @@ public struct PixelSizeErrorSimulation: Sendable {
                 let c = cost(df, sphericalAberration)
                 if c < best.c { best = (df, c) }
             }
-            let df = goldenSection(best.df - dfStep, best.df + dfStep, tolerance: 1e-7) { cost($0, sphericalAberration) }
+            let df = goldenSectionMinimum(best.df - dfStep, best.df + dfStep, tolerance: 1e-7) { cost($0, sphericalAberration) }.midpoint
             return (df, sphericalAberration, cost(df, sphericalAberration))
         case .defocusAndCs:
             let perMM = pi / 2 * 1e7 * lambda * lambda * lambda * pow(kHi, 4)
