@@ -9,8 +9,6 @@ public enum OpticsError: AngpixError, Equatable {
     case invalidParameter(String, Double, String)
     /// An optics group lacks what a computation needs (file, group number, reason).
     case group(file: String, group: Int, reason: String)
-    /// A table lacks a column (file, block, label).
-    case missingColumn(file: String, block: String, label: String)
     /// A file lacks a data block (file, block).
     case missingBlock(file: String, block: String)
     /// A fit could not be made (reason).
@@ -24,8 +22,6 @@ public enum OpticsError: AngpixError, Equatable {
             return "\(name) = \(formatNumber(value)): \(requirement)"
         case let .group(file, group, reason):
             return "\(file): optics group \(group): \(reason)"
-        case let .missingColumn(file, block, label):
-            return "\(file): data_\(block) has no _\(label) column"
         case let .missingBlock(file, block):
             return "\(file): no data_\(block) block"
         case let .fitFailed(reason):
