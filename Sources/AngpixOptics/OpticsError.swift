@@ -19,7 +19,7 @@ public enum OpticsError: AngpixError, Equatable {
     public var description: String {
         switch self {
         case let .invalidParameter(name, value, requirement):
-            return "\(name) = \(formatNumber(value)): \(requirement)"
+            return "\(name) = \(formatSignificant(value)): \(requirement)"
         case let .group(file, group, reason):
             return "\(file): optics group \(group): \(reason)"
         case let .missingBlock(file, block):
@@ -30,16 +30,4 @@ public enum OpticsError: AngpixError, Equatable {
             return "\(file): \(reason)"
         }
     }
-}
-
-/// A number as a person would write it (no trailing zeros, up to 6 significant digits).
-func formatNumber(_ v: Double) -> String {
-    if v.isNaN { return "nan" }
-    if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-    var s = String(format: "%.6g", v)
-    if s.contains(".") && !s.contains("e") {
-        while s.hasSuffix("0") { s.removeLast() }
-        if s.hasSuffix(".") { s.removeLast() }
-    }
-    return s
 }

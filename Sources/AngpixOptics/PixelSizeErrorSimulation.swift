@@ -170,10 +170,10 @@ public struct PixelSizeErrorSimulation: Sendable {
             throw OpticsError.invalidParameter("amplitude contrast", amplitudeContrast, "must be in [0, 1)")
         }
         guard fitFrom > fitTo else {
-            throw OpticsError.invalidParameter("fit-from", fitFrom, "must be a lower resolution (larger Å) than fit-to = \(formatNumber(fitTo))")
+            throw OpticsError.invalidParameter("fit-from", fitFrom, "must be a lower resolution (larger Å) than fit-to = \(formatSignificant(fitTo))")
         }
         guard fitTo >= 2 * nominalAngpix else {
-            throw OpticsError.invalidParameter("fit-to", fitTo, "is beyond Nyquist of the nominal pixel size (\(formatNumber(2 * nominalAngpix)) Å)")
+            throw OpticsError.invalidParameter("fit-to", fitTo, "is beyond Nyquist of the nominal pixel size (\(formatSignificant(2 * nominalAngpix)) Å)")
         }
         guard phaseTolerance > 0, phaseTolerance < 90 else {
             throw OpticsError.invalidParameter("phase tolerance", phaseTolerance, "must be between 0 and 90 degrees")

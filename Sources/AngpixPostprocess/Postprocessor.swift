@@ -116,7 +116,7 @@ public enum Postprocessor {
         if let given = options.pixelSize {
             pixelSize = given
             if abs(p1 - p2) > 1e-4 * max(p1, p2) {
-                warnings.append("the half maps' headers disagree on the pixel size (\(fmt(p1)) and \(fmt(p2)) Å); using --angpix \(fmt(given)) Å")
+                warnings.append("the half maps' headers disagree on the pixel size (\(formatSignificant(p1)) and \(formatSignificant(p2)) Å); using --angpix \(formatSignificant(given)) Å")
             }
         } else {
             guard p1 > 0, p1.isFinite else { throw PostprocessError.invalidPixelSize(path: half1, pixelSize: p1) }
@@ -237,7 +237,7 @@ public enum Postprocessor {
         }
         let finalResolution = Double(n) * pixelSize / Double(finalShell)   // +inf if shell 0 (RELION: 999)
         if reachedEnd {
-            warnings.append("the corrected FSC never drops below 0.143: the resolution is limited by Nyquist (\(fmt(2 * pixelSize)) Å) and may be better than reported")
+            warnings.append("the corrected FSC never drops below 0.143: the resolution is limited by Nyquist (\(formatSignificant(2 * pixelSize)) Å) and may be better than reported")
         }
         if finalShell == 0 {
             warnings.append("the corrected FSC is below 0.143 from the first shell on: the half maps do not agree")
@@ -266,7 +266,7 @@ public enum Postprocessor {
             fit = f
             bFactor = 4 * f.slope
             if f.points < 2 {
-                warnings.append("fewer than two shells between \(fmt(options.fitFrom)) Å and the limit of the FSC weighting: no B-factor could be fitted")
+                warnings.append("fewer than two shells between \(formatSignificant(options.fitFrom)) Å and the limit of the FSC weighting: no B-factor could be fitted")
             }
         } else if options.bFactor != 0 {
             bFactor = options.bFactor
@@ -325,9 +325,9 @@ public enum Postprocessor {
     }
 
     static func validate(_ o: PostprocessOptions) throws {
-        if let p = o.pixelSize, !(p > 0 && p.isFinite) { throw PostprocessError.invalidOption("--angpix must be a positive number of Å, not \(fmt(p))") }
-        if !(o.fitFrom > 0) { throw PostprocessError.invalidOption("--fit-from must be a positive resolution in Å, not \(fmt(o.fitFrom))") }
-        if !(o.fitUntil >= 0) || o.fitUntil >= o.fitFrom { throw PostprocessError.invalidOption("--fit-until (\(fmt(o.fitUntil)) Å) must be 0 or a resolution finer than --fit-from (\(fmt(o.fitFrom)) Å)") }
+        if let p = o.pixelSize, !(p > 0 && p.isFinite) { throw PostprocessError.invalidOption("--angpix must be a positive number of Å, not \(formatSignificant(p))") }
+        if !(o.fitFrom > 0) { throw PostprocessError.invalidOption("--fit-from must be a positive resolution in Å, not \(formatSignificant(o.fitFrom))") }
+        if !(o.fitUntil >= 0) || o.fitUntil >= o.fitFrom { throw PostprocessError.invalidOption("--fit-until (\(formatSignificant(o.fitUntil)) Å) must be 0 or a resolution finer than --fit-from (\(formatSignificant(o.fitFrom)) Å)") }
         if !o.bFactor.isFinite { throw PostprocessError.invalidOption("--bfactor must be a number of Å²") }
         if o.autoBFactor && o.bFactor != 0 { throw PostprocessError.invalidOption("give either --auto-bfactor or --bfactor, not both") }
         if o.filterEdgeWidth < 0 { throw PostprocessError.invalidOption("--filter-edge-width must be 0 or more shells") }

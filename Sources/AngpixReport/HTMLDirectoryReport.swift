@@ -273,7 +273,7 @@ public enum HTMLDirectoryReport {
     public static func formatNumber(_ d: Double) -> String {
         guard d.isFinite else { return d.isNaN ? "nan" : (d > 0 ? "inf" : "-inf") }
         if d == d.rounded() && abs(d) < 1e9 { return String(Int64(d)) }
-        return String(format: "%.6g", d)
+        return formatSignificant(d)
     }
 
     /// "pixelSize" → "Pixel size", "true_pixel_size" → "True pixel size", "rlnImagePixelSize" kept.

@@ -128,7 +128,7 @@ struct PostprocessTests {
         #expect(d[0] == 999)
         #expect(abs(d[1] - 40 * 0.95) < 1e-4)
         #expect(abs(f[1] - 1 / (40 * 0.95)) < 1e-5)
-        #expect(try fsc.doubles("rlnFourierShellCorrelationCorrected") == r.fscCorrected.map { Double(starNumber($0).trimmingCharacters(in: .whitespaces))! })
+        #expect(try fsc.doubles("rlnFourierShellCorrelationCorrected") == r.fscCorrected.map { Double(formatRelionNumber($0))! })
         // The rescaled table now implies the new pixel size.
         #expect(abs(PostprocessRescale.pixelSize(fromFSC: fsc)! - 0.95) < 1e-4)
     }
