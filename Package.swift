@@ -42,8 +42,8 @@ let package = Package(
         .target(name: "AngpixReport", dependencies: ["AngpixCore"]),
         // Rescaling whole particle sets (stacks + STAR) with sharding and resume.
         .target(name: "AngpixParticles", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier"]),
-        // Project check: pixel-size traps in a RELION project.
-        .target(name: "AngpixProjectCheck", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixOptics"]),
+        // Project check: pixel-size traps in a RELION project, and the findings as text and HTML.
+        .target(name: "AngpixProjectCheck", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixOptics", "AngpixReport"]),
 
         .executableTarget(name: "angpix", dependencies: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "AngpixPostprocessTests", dependencies: ["AngpixPostprocess", "AngpixMRC", "AngpixSTAR", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixReportTests", dependencies: ["AngpixReport", "AngpixTestSupport"]),
         .testTarget(name: "AngpixParticlesTests", dependencies: ["AngpixParticles", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
-        .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixReport", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),
     ],
