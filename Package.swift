@@ -36,8 +36,8 @@ let package = Package(
         .target(name: "AngpixModels", dependencies: ["AngpixCore", "AngpixSTAR", "CAngpixZlib"]),
         // Absolute pixel-size calibration against a model or a map.
         .target(name: "AngpixCalibration", dependencies: ["AngpixCore", "AngpixModels"]),
-        // PostProcess: FSC, mask correction, sharpening, postprocess.star.
-        .target(name: "AngpixPostprocess", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier"]),
+        // PostProcess: FSC, mask correction, sharpening, postprocess.star, its plots.
+        .target(name: "AngpixPostprocess", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixReport"]),
         // SVG plots and HTML reports (knows nothing of the science).
         .target(name: "AngpixReport", dependencies: ["AngpixCore"]),
         // Rescaling whole particle sets (stacks + STAR) with sharding and resume.

@@ -144,10 +144,10 @@ enum DemoMaps {
         let ppNominal = try Postprocessor.run(half1: h1, half2: h2, mask: mask, options: nominalOptions)
         let ppDir = try c.path("project/PostProcess/job011")
         let files = try pp.write(to: ppDir, inputs: PostprocessInputNames(half1: rel(h1), half2: rel(h2), mask: rel(mask)),
-                                 commandLine: "angpix postprocess \(rel(h1)) \(rel(h2)) --mask \(rel(mask)) --angpix \(f(calibrated)) --auto-bfactor -o PostProcess/job011",
+                                 commandLine: "angpix postprocess \(rel(h1)) \(rel(h2)) --mask \(rel(mask)) --angpix \(formatFixed(calibrated, decimals: 3)) --auto-bfactor -o PostProcess/job011",
                                  policy: c.policy)
         // The plots `angpix postprocess --plot` writes, in the job folder and in the report.
-        let plots = try writePostprocessPlots(pp, directory: ppDir, policy: c.policy)
+        let plots = try pp.writePlots(directory: ppDir, policy: c.policy)
         for (plot, name) in zip(plots, ["06-postprocess-fsc.svg", "06-postprocess-guinier.svg"]) {
             try c.writeText(try String(contentsOfFile: plot, encoding: .utf8), name)
         }
