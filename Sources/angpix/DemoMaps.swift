@@ -37,7 +37,7 @@ enum DemoMaps {
 
         // 1. The model, and its map at the true pixel size (the voxel grid starts at 0 Å).
         let centre = SIMD3<Double>(repeating: Double(n / 2) * truePixelSize)
-        let atoms = DemoModel.helixBundle(centre: centre)
+        let atoms = IdealHelixBundle.atoms(centre: centre)
         let grid = MapGrid(nx: n, ny: n, nz: n, pixelSize: truePixelSize)
         let truth = try ModelMap.simulate(atoms: atoms, grid: grid, settings: ModelMapSettings(overallBFactor: 40))
         var pdb = "REMARK   angpix demo: four-helix bundle of ideal alpha-helices (built in)\n"
