@@ -28,8 +28,9 @@ let package = Package(
         .target(name: "AngpixMRC", dependencies: ["AngpixCore"]),
         // FFTs, Fourier crop/pad/resampling, shells and FSC.
         .target(name: "AngpixFourier", dependencies: ["AngpixCore"]),
-        // Electron optics: wavelength, CTF, Zernike, magnification, pixel-size error fits, optics tracing.
-        .target(name: "AngpixOptics", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixFourier"]),
+        // Electron optics: wavelength, CTF, Zernike, magnification, pixel-size error fits (and their
+        // report), optics tracing.
+        .target(name: "AngpixOptics", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixFourier", "AngpixReport"]),
         // zlib from the system (every machine has it), to read gzip-compressed files without a package.
         .systemLibrary(name: "CAngpixZlib", path: "Sources/CAngpixZlib"),
         // Atomic models (PDB/mmCIF), scattering factors, model maps.

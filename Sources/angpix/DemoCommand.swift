@@ -13,6 +13,7 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
+import AngpixReport
 import AngpixSTAR
 import AngpixOptics
 
