@@ -20,9 +20,9 @@ public struct OpticsTraceReport: Encodable {
         s += r.warnings
         summary = s
         let rows = r.groups.map { g in
-            [String(g.opticsGroup), g.name, String(format: "%.4f", g.nominalPixelSize), String(format: "%.4f", g.refineScale),
-             String(format: "%.4f", g.magnification), g.truePixelSize.map { String(format: "%.4f", $0) } ?? "-",
-             g.truePixelSizeAfterRescaling.map { String(format: "%.4f", $0) } ?? "-"]
+            [String(g.opticsGroup), g.name, formatFixed(g.nominalPixelSize, decimals: 4), formatFixed(g.refineScale, decimals: 4),
+             formatFixed(g.magnification, decimals: 4), g.truePixelSize.map { formatFixed($0, decimals: 4) } ?? "-",
+             g.truePixelSizeAfterRescaling.map { formatFixed($0, decimals: 4) } ?? "-"]
         }
         tables = [ReportTable(title: "Optics groups", columns: ["group", "name", "nominal (Å/px)", "refine scale", "rlnMagMat scale", "true (Å/px)", "true after rescaling"], rows: rows)]
     }

@@ -108,7 +108,7 @@ enum DemoWalkthrough {
             "rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration", "rlnVoltage",
             "rlnImagePixelSize", "rlnImageSize", "rlnImageDimensionality", "rlnEvenZernike",
         ], rows: [["1", "k3_0.54", "0.100000", formatFixed(r.sphericalAberration, decimals: 6), formatFixed(r.voltage, decimals: 6), formatFixed(r.nominalAngpix, decimals: 6), "360", "2",
-                   "[0,0,0,0,0,0,\(String(format: "%.8g", z40))]"]])
+                   "[0,0,0,0,0,0,\(formatSignificant(z40, digits: 8))]"]])
         let particles = STARBlock(name: "particles", labels: ["rlnImageName", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle", "rlnOpticsGroup"],
                                   rows: (1...3).map { ["\(String(format: "%06d", $0))@Extract/job007/Movies/mic001.mrcs", formatFixed(fit.defocus, decimals: 6), formatFixed(fit.defocus, decimals: 6), "0.000000", "1"] })
         try STARDocument(blocks: [optics, particles]).write(to: star, policy: c.policy)
@@ -117,12 +117,12 @@ enum DemoWalkthrough {
         guard let g = results.first, let truePx = g.truePixelSize, let apparent = g.csApparent else { return }
         let note = "These pixel sizes are right only if Cs_true (\(r.sphericalAberration) mm) and the voltage (\(formatFixed(r.voltage, decimals: 0)) kV) are right."
         try c.writeJSON(ZernikeCalibrationReport(
-            summary: ["CtfRefine (\"Estimate 4th order aberrations\") keeps rlnSphericalAberration = \(formatFixed(r.sphericalAberration, decimals: 1)) mm and absorbs the pixel-size error into Z40 = \(String(format: "%.4g", z40)), the 7th rlnEvenZernike number of project/CtfRefine/job013/particles_ctf_refine.star.",
+            summary: ["CtfRefine (\"Estimate 4th order aberrations\") keeps rlnSphericalAberration = \(formatFixed(r.sphericalAberration, decimals: 1)) mm and absorbs the pixel-size error into Z40 = \(formatSignificant(z40, digits: 4)), the 7th rlnEvenZernike number of project/CtfRefine/job013/particles_ctf_refine.star.",
                       "Cs_apparent = Cs_nominal + 12·Z40·10⁻⁷/(πλ³) = \(formatFixed(apparent, decimals: 3)) mm; true pixel size = \(formatFixed(r.nominalAngpix, decimals: 2)) × (\(formatFixed(r.sphericalAberration, decimals: 1)) / \(formatFixed(apparent, decimals: 3)))^¼ = \(formatFixed(truePx, decimals: 4)) Å/px (the simulation's truth: \(formatFixed(r.trueAngpix, decimals: 2))).",
                       note],
             file: star, csTrue: r.sphericalAberration, groups: results, note: note), "03-z40.json")
-        c.say("True pixel size from Z40: Z40 = \(String(format: "%.4g", z40)) → Cs apparent \(formatFixed(apparent, decimals: 3)) mm → \(formatFixed(truePx, decimals: 4)) Å/px (truth \(formatFixed(r.trueAngpix, decimals: 2)))")
-        c.overview.append(["True pixel size from Z40", "Z40 \(String(format: "%.4g", z40)), Cs apparent \(formatFixed(apparent, decimals: 3)) mm: \(formatFixed(truePx, decimals: 4)) Å/px (truth \(formatFixed(r.trueAngpix, decimals: 2)))"])
+        c.say("True pixel size from Z40: Z40 = \(formatSignificant(z40, digits: 4)) → Cs apparent \(formatFixed(apparent, decimals: 3)) mm → \(formatFixed(truePx, decimals: 4)) Å/px (truth \(formatFixed(r.trueAngpix, decimals: 2)))")
+        c.overview.append(["True pixel size from Z40", "Z40 \(formatSignificant(z40, digits: 4)), Cs apparent \(formatFixed(apparent, decimals: 3)) mm: \(formatFixed(truePx, decimals: 4)) Å/px (truth \(formatFixed(r.trueAngpix, decimals: 2)))"])
     }
 
     // MARK: Effective pixel sizes through optics groups (reference text: "Multiple optics groups")

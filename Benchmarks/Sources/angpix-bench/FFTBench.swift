@@ -134,7 +134,7 @@ struct FFTBench: ParsableCommand {
     func run() throws {
         let list = try cases.split(separator: ",").map { try parse(String($0)) }
         let scipy = noScipy ? list.map { _ in nil } : timeScipy(list)
-        func r(_ a: Double, _ b: Double?) -> String { b.map { String(format: "%.2f", a / $0) } ?? "-" }
+        func r(_ a: Double, _ b: Double?) -> String { b.map { formatFixed(a / $0, decimals: 2) } ?? "-" }
         print("FFT forward+inverse, float32 (\(cpuTime ? "CPU" : "wall") seconds, best of \(repeats)); ratio = angpix / scipy (lower is better)")
         print("case           angpix-1t  angpix-2t  scipy-1t  ratio-1t  ratio-2t")
         for (i, c) in list.enumerated() {
