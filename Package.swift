@@ -28,22 +28,23 @@ let package = Package(
         .target(name: "AngpixMRC", dependencies: ["AngpixCore"]),
         // FFTs, Fourier crop/pad/resampling, shells and FSC.
         .target(name: "AngpixFourier", dependencies: ["AngpixCore"]),
-        // Electron optics: wavelength, CTF, Zernike, magnification, pixel-size error fits, optics tracing.
-        .target(name: "AngpixOptics", dependencies: ["AngpixCore", "AngpixSTAR"]),
+        // Electron optics: wavelength, CTF, Zernike, magnification, pixel-size error fits (and their
+        // report), optics tracing.
+        .target(name: "AngpixOptics", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixFourier", "AngpixReport"]),
         // zlib from the system (every machine has it), to read gzip-compressed files without a package.
         .systemLibrary(name: "CAngpixZlib", path: "Sources/CAngpixZlib"),
         // Atomic models (PDB/mmCIF), scattering factors, model maps.
         .target(name: "AngpixModels", dependencies: ["AngpixCore", "AngpixSTAR", "CAngpixZlib"]),
         // Absolute pixel-size calibration against a model or a map.
         .target(name: "AngpixCalibration", dependencies: ["AngpixCore", "AngpixModels"]),
-        // PostProcess: FSC, mask correction, sharpening, postprocess.star.
-        .target(name: "AngpixPostprocess", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier"]),
+        // PostProcess: FSC, mask correction, sharpening, postprocess.star, its plots.
+        .target(name: "AngpixPostprocess", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixReport"]),
         // SVG plots and HTML reports (knows nothing of the science).
         .target(name: "AngpixReport", dependencies: ["AngpixCore"]),
         // Rescaling whole particle sets (stacks + STAR) with sharding and resume.
         .target(name: "AngpixParticles", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier"]),
-        // Project check: pixel-size traps in a RELION project.
-        .target(name: "AngpixProjectCheck", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixOptics"]),
+        // Project check: pixel-size traps in a RELION project, and the findings as text and HTML.
+        .target(name: "AngpixProjectCheck", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixOptics", "AngpixReport"]),
 
         .executableTarget(name: "angpix", dependencies: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
@@ -62,8 +63,8 @@ let package = Package(
         .testTarget(name: "AngpixCalibrationTests", dependencies: ["AngpixCalibration", "AngpixModels", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixPostprocessTests", dependencies: ["AngpixPostprocess", "AngpixMRC", "AngpixSTAR", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixReportTests", dependencies: ["AngpixReport", "AngpixTestSupport"]),
-        .testTarget(name: "AngpixParticlesTests", dependencies: ["AngpixParticles", "AngpixSTAR", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
-        .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixParticlesTests", dependencies: ["AngpixParticles", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixReport", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),
         // The code of docs/library.md, compiled and run against the public API only (no @testable,

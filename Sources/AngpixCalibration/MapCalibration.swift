@@ -82,7 +82,7 @@ public enum MapCalibration {
         }
         if search.atEdge { warnings.append("the best pixel size lies at the edge of the searched range: widen --range") }
         if search.score < 0.3 {
-            warnings.append("weak correlation (\(String(format: "%.2f", search.score))): are the maps of the same structure, overlaid by "
+            warnings.append("weak correlation (\(formatFixed(search.score, decimals: 2))): are the maps of the same structure, overlaid by "
                             + (resolved == .origin ? "their origins?" : "their box centres?"))
         }
         return CalibrationResult(

@@ -124,7 +124,7 @@ public enum ModelCalibration {
             warnings.append(String(format: "the refined rotation (%.2f°) is at its limit of %.1f°: fit the model into the map first", angle, options.maxRotation))
         }
         if search.score < 0.3 {
-            warnings.append("weak correlation (\(String(format: "%.2f", search.score))): check that the model is fitted into the map and the resolution is right")
+            warnings.append("weak correlation (\(formatFixed(search.score, decimals: 2))): check that the model is fitted into the map and the resolution is right")
         }
         for (element, n) in prepared.skipped.sorted(by: { $0.key < $1.key }) {
             warnings.append("\(n) atom(s) of element \(element) left out (no scattering factors)")

@@ -12,6 +12,7 @@
 //   5. the curvature of the score at the optimum gives the uncertainty (see `ScaleUncertainty`).
 
 import Foundation
+import AngpixCore
 
 /// One point of the score curve.
 public struct ScorePoint: Sendable, Codable, Equatable {
@@ -89,7 +90,7 @@ func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Do
         guard let r = extraRange else { return }
         extra = goldenSectionMaximum(r.lowerBound, r.upperBound, tolerance: max(2, 0.02 * (r.upperBound - r.lowerBound))) {
             score(s, t, omega, $0)
-        }.x
+        }.best
     }
     let start = min(max(1.0, range.lowerBound), range.upperBound)
     refinePosition(at: start, rotation: true)
@@ -114,24 +115,24 @@ func searchScale(range: ClosedRange<Double>, nominalPixel: Double, maxOffset: Do
     // Refine B and the position at the best scale, then search again in a narrower bracket, until
     // the scale moves by less than 10⁻⁴ (B and s are correlated for small models at low resolution).
     for pass in 0..<3 {
-        refineExtra(at: fine.x)
-        refinePosition(at: fine.x, rotation: pass == 0)
-        lo = max(range.lowerBound, fine.x - step / 2)
-        hi = min(range.upperBound, fine.x + step / 2)
-        let previous = fine.x
+        refineExtra(at: fine.best)
+        refinePosition(at: fine.best, rotation: pass == 0)
+        lo = max(range.lowerBound, fine.best - step / 2)
+        hi = min(range.upperBound, fine.best + step / 2)
+        let previous = fine.best
         fine = goldenSectionMaximum(lo, hi, tolerance: 2e-5) { score($0, t, omega, extra) }
-        if abs(fine.x - previous) < 1e-4 { break }
+        if abs(fine.best - previous) < 1e-4 { break }
     }
     // Curvature at the optimum.
     let delta = max(0.002, step / 4)
-    let f0 = score(fine.x, t, omega, extra)
-    let fp = score(fine.x + delta, t, omega, extra), fm = score(fine.x - delta, t, omega, extra)
+    let f0 = score(fine.best, t, omega, extra)
+    let fp = score(fine.best + delta, t, omega, extra), fm = score(fine.best - delta, t, omega, extra)
     let curvature = (fp + fm - 2 * f0) / (delta * delta)
-    let edge = fine.x - range.lowerBound < step / 2 || range.upperBound - fine.x < step / 2
+    let edge = fine.best - range.lowerBound < step / 2 || range.upperBound - fine.best < step / 2
     // The curve: coarse points plus the optimum, sorted.
-    curve.append(ScorePoint(scale: fine.x, pixelSize: fine.x * nominalPixel, score: f0))
+    curve.append(ScorePoint(scale: fine.best, pixelSize: fine.best * nominalPixel, score: f0))
     curve.sort { $0.scale < $1.scale }
     best = 0
-    return ScaleSearchResult(scale: fine.x, score: f0, offset: t, rotation: omega, extra: extra, curve: curve,
+    return ScaleSearchResult(scale: fine.best, score: f0, offset: t, rotation: omega, extra: extra, curve: curve,
                              curvature: curvature, atEdge: edge)
 }

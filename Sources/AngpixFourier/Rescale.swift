@@ -62,10 +62,9 @@ public struct RescaleTarget: Sendable, Equatable {
     public init(oldBox: Int, oldPixelSize: Double, requested: Double) throws {
         guard oldPixelSize > 0, oldPixelSize.isFinite else { throw RescaleError.nonPositivePixelSize(oldPixelSize) }
         guard requested > 0, requested.isFinite else { throw RescaleError.nonPositiveTargetPixelSize(requested) }
-        let scaled = Double(oldBox) * (oldPixelSize / requested)
-        guard scaled < Double(Int32.max) else { throw RescaleError.nonPositiveTargetPixelSize(requested) }
-        var box = Int(scaled.rounded(.toNearestOrAwayFromZero))
-        box -= box % 2
+        guard let box = RescaleTarget.relionBox(oldBox: oldBox, oldPixelSize: oldPixelSize, requested: requested) else {
+            throw RescaleError.nonPositiveTargetPixelSize(requested)
+        }
         guard box >= 2 else { throw RescaleError.rescaledBoxTooSmall(oldBox: oldBox, newBox: box) }
         self.oldBox = oldBox
         newBox = box
@@ -73,11 +72,20 @@ public struct RescaleTarget: Sendable, Equatable {
         pixelSize = Double(oldBox) * oldPixelSize / Double(box)
     }
 
+    /// RELION's rescaled box: ROUND(old box × (old pixel size / requested)) made even by dropping
+    /// one if odd (64 px at 1 Å to 1.3 Å: 49.23 → 49 → 48); nil when the product is not finite or
+    /// not below 10⁷ pixels.
+    public static func relionBox(oldBox: Int, oldPixelSize: Double, requested: Double) -> Int? {
+        let exact = Double(oldBox) * (oldPixelSize / requested)
+        guard exact.isFinite, exact < 1e7 else { return nil }
+        var box = Int(exact.rounded(.toNearestOrAwayFromZero))
+        box -= box % 2
+        return box
+    }
+
     /// The side ROUND(side × old / reached pixel size) made even, for the sides of a non-square image.
     public static func side(_ side: Int, oldPixelSize: Double, reached: Double) -> Int {
-        var s = Int((Double(side) * (oldPixelSize / reached)).rounded(.toNearestOrAwayFromZero))
-        s -= s % 2
-        return max(s, 0)
+        max(relionBox(oldBox: side, oldPixelSize: oldPixelSize, requested: reached) ?? 0, 0)
     }
 }
 
@@ -166,7 +174,7 @@ public final class FourierResizer: @unchecked Sendable {
         }
         plan.forward(input, spectrum, threads: threads)
         window()
-        hermitianPart(newSpectrum.baseAddress!, n: newSize, planes: dimensions == 3 ? newSize : 1)
+        makeHermitianPlanes(newSpectrum.baseAddress!, size: newSize, dimensions: dimensions)
         newPlan.inverse(UnsafeBufferPointer(newSpectrum), output, threads: threads)
     }
 
@@ -192,10 +200,10 @@ public final class FourierResizer: @unchecked Sendable {
             dst.update(repeating: Complex32(0, 0), count: newSpectrum.count)
             let maxR2 = (nh - 1) * (nh - 1)
             for k in 0..<nz {
-                let kp = k < nh ? k : k - n
+                let kp = fourierFrequency(k, n)
                 let ko = kp < 0 ? kp + m : kp
                 for i in 0..<n {
-                    let ip = i < nh ? i : i - n
+                    let ip = fourierFrequency(i, n)
                     let io = ip < 0 ? ip + m : ip
                     let r2 = kp * kp + ip * ip
                     if r2 > maxR2 { continue }
@@ -211,10 +219,10 @@ public final class FourierResizer: @unchecked Sendable {
         } else {
             // Shrinking (or an odd old box of the same half size): every new frequency is read.
             for k in 0..<mz {
-                let kp = k < mh ? k : k - m
+                let kp = fourierFrequency(k, m)
                 let ki = kp < 0 ? kp + n : kp
                 for i in 0..<m {
-                    let ip = i < mh ? i : i - m
+                    let ip = fourierFrequency(i, m)
                     let ii = ip < 0 ? ip + n : ip
                     let inRow = src + (ki * n + ii) * nh
                     let outRow = dst + (k * m + i) * mh
@@ -223,30 +231,31 @@ public final class FourierResizer: @unchecked Sendable {
             }
         }
     }
+}
 
-    /// Replaces the kx = 0 plane (and the kx = n/2 plane for even n) of a half-complex spectrum of
-    /// side n by its Hermitian part, (F(k) + conj F(-k)) / 2, which is what a complex-to-real
-    /// transform such as FFTW's effectively inverts.
-    func hermitianPart(_ s: UnsafeMutablePointer<Complex32>, n: Int, planes nz: Int) {
-        let h = n / 2 + 1
-        let columns = n % 2 == 0 ? [0, n / 2] : [0]
-        for x in columns {
-            for k in 0..<nz {
-                let kNeg = (nz - k) % nz
-                for i in 0..<n {
-                    let iNeg = (n - i) % n
-                    let a = (k * n + i) * h + x
-                    let b = (kNeg * n + iNeg) * h + x
-                    if b < a { continue }
-                    let fa = s[a], fb = s[b]
-                    if a == b {
-                        s[a] = Complex32(fa.re, 0)
-                    } else {
-                        let re = (fa.re + fb.re) * 0.5
-                        let im = (fa.im - fb.im) * 0.5
-                        s[a] = Complex32(re, im)
-                        s[b] = Complex32(re, -im)
-                    }
+/// Replaces the kx = 0 plane (and the kx = n/2 plane for even n) of the half-complex spectrum of a
+/// square image or cubic map of side `n` by its Hermitian part, (F(k) + conj F(−k)) / 2, which is
+/// what a complex-to-real transform such as FFTW's effectively inverts. `dimensions` is 2 or 3.
+public func makeHermitianPlanes(_ s: UnsafeMutablePointer<Complex32>, size n: Int, dimensions: Int) {
+    let h = n / 2 + 1
+    let nz = dimensions == 3 ? n : 1
+    let columns = n % 2 == 0 ? [0, n / 2] : [0]
+    for x in columns {
+        for k in 0..<nz {
+            let kNeg = (nz - k) % nz
+            for i in 0..<n {
+                let iNeg = (n - i) % n
+                let a = (k * n + i) * h + x
+                let b = (kNeg * n + iNeg) * h + x
+                if b < a { continue }
+                let fa = s[a], fb = s[b]
+                if a == b {
+                    s[a] = Complex32(fa.re, 0)
+                } else {
+                    let re = (fa.re + fb.re) * 0.5
+                    let im = (fa.im - fb.im) * 0.5
+                    s[a] = Complex32(re, im)
+                    s[b] = Complex32(re, -im)
                 }
             }
         }

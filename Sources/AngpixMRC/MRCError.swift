@@ -25,8 +25,6 @@ public enum MRCError: AngpixError, Equatable {
     case wrongImageSize(path: String, expected: Int, actual: Int)
     /// The data array does not hold nx·ny·nz values.
     case wrongDataCount(path: String, expected: Int, actual: Int)
-    /// A pixel size that is zero, negative or not finite where one is required.
-    case badPixelSize(path: String, value: Double)
     /// MAPC MAPR MAPS is not a permutation of 1 2 3 (nor the unset 0 0 0).
     case badAxisOrder(path: String, mapc: Int, mapr: Int, maps: Int)
     /// An image stack whose axis order is not 1 2 3 (refused: see MRCStackReader).
@@ -54,8 +52,6 @@ public enum MRCError: AngpixError, Equatable {
             return "\(p): image of \(actual) pixels given, the stack's images have \(expected)"
         case .wrongDataCount(let p, let expected, let actual):
             return "\(p): the map holds \(actual) values, its dimensions need \(expected)"
-        case .badPixelSize(let p, let value):
-            return "\(p): pixel size \(value) Å is not positive"
         case .badAxisOrder(let p, let c, let r, let s):
             return "\(p): axis order MAPC MAPR MAPS = \(c) \(r) \(s) is not a permutation of 1 2 3"
         case .stackAxisOrder(let p, let c, let r, let s):

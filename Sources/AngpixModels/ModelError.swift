@@ -8,7 +8,6 @@ public enum ModelError: AngpixError, Equatable {
     case badCoordinate(path: String, line: Int, text: String)
     case badNumber(path: String, line: Int, field: String, text: String)
     case unknownElement(path: String, line: Int, atomName: String)
-    case notAModel(path: String, reason: String)
     case gzip(path: String, reason: String)
     case missingColumn(path: String, label: String)
     /// Elements without a scattering factor; `path`/`line`/`atomName` locate the first such atom
@@ -26,8 +25,6 @@ public enum ModelError: AngpixError, Equatable {
             return "\(path):\(line): cannot read the \(field) \"\(text)\""
         case .unknownElement(let path, let line, let atomName):
             return "\(path):\(line): no element symbol and none can be derived from the atom name \"\(atomName)\""
-        case .notAModel(let path, let reason):
-            return "\(path): not a PDB or mmCIF model: \(reason)"
         case .gzip(let path, let reason):
             return "\(path): cannot decompress: \(reason)"
         case .missingColumn(let path, let label):

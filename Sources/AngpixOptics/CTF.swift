@@ -12,6 +12,7 @@
 // division by zero in its GPU code); that is left out here.
 
 import Foundation
+import AngpixFourier
 
 /// The CTF parameters of one particle or micrograph plus the optics of its group.
 public struct CTFParameters: Sendable, Equatable, Codable {
@@ -164,7 +165,7 @@ public struct CTF: Sendable {
     }
 
     /// The CTF on the half-complex grid of an `nx` × `ny` image at `pixelSize` Å: `ny` rows of
-    /// `nx/2 + 1` values, row-major; the frequency of index k along an axis of n is (k ≤ n/2 ? k : k − n) / (n · pixelSize)
+    /// `nx/2 + 1` values, row-major; the frequency of index k along an axis of n is fourierFrequency(k, n) / (n · pixelSize)
     /// (the layout of the Fourier module and of RELION's getFftwImage).
     public func halfComplexImage(nx: Int, ny: Int, pixelSize: Double, damping: Bool = true) throws -> [Float] {
         guard nx > 0, ny > 0 else { throw OpticsError.invalidParameter("box size", Double(min(nx, ny)), "must be positive") }
@@ -173,7 +174,7 @@ public struct CTF: Sendable {
         var out = [Float](repeating: 0, count: hx * ny)
         let xs = Double(nx) * pixelSize, ys = Double(ny) * pixelSize
         for j in 0..<ny {
-            let fy = Double(j <= ny / 2 ? j : j - ny) / ys
+            let fy = Double(fourierFrequency(j, ny)) / ys
             for i in 0..<hx {
                 out[j * hx + i] = Float(value(x: Double(i) / xs, y: fy, damping: damping))
             }

@@ -1,23 +1,8 @@
 // Small nonlinear least-squares tools for the CTF fits: a grid search (to find the right basin of
-// an oscillating cost), Brent-free golden-section refinement in one dimension, and
+// an oscillating cost) and
 // Levenberg–Marquardt (Marquardt 1963, with the diagonal scaling of JᵀJ) in a few dimensions.
 
 import Foundation
-
-/// Minimises f on [lo, hi] by golden-section search to an absolute tolerance `tolerance`.
-func goldenSection(_ lo: Double, _ hi: Double, tolerance: Double, _ f: (Double) -> Double) -> Double {
-    let r = (5.0.squareRoot() - 1) / 2
-    var a = lo, b = hi
-    var c = b - r * (b - a), d = a + r * (b - a)
-    var fc = f(c), fd = f(d)
-    var iterations = 0
-    while b - a > tolerance && iterations < 200 {
-        if fc < fd { b = d; d = c; fd = fc; c = b - r * (b - a); fc = f(c) }
-        else { a = c; c = d; fc = fd; d = a + r * (b - a); fd = f(d) }
-        iterations += 1
-    }
-    return (a + b) / 2
-}
 
 /// Levenberg–Marquardt: minimises Σ rᵢ(p)² from `start`. `evaluate(p)` returns the residuals and
 /// the Jacobian (one row of ∂rᵢ/∂pⱼ per residual). Returns the parameters and the final cost.

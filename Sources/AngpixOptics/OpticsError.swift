@@ -9,8 +9,6 @@ public enum OpticsError: AngpixError, Equatable {
     case invalidParameter(String, Double, String)
     /// An optics group lacks what a computation needs (file, group number, reason).
     case group(file: String, group: Int, reason: String)
-    /// A table lacks a column (file, block, label).
-    case missingColumn(file: String, block: String, label: String)
     /// A file lacks a data block (file, block).
     case missingBlock(file: String, block: String)
     /// A fit could not be made (reason).
@@ -21,11 +19,9 @@ public enum OpticsError: AngpixError, Equatable {
     public var description: String {
         switch self {
         case let .invalidParameter(name, value, requirement):
-            return "\(name) = \(formatNumber(value)): \(requirement)"
+            return "\(name) = \(formatSignificant(value)): \(requirement)"
         case let .group(file, group, reason):
             return "\(file): optics group \(group): \(reason)"
-        case let .missingColumn(file, block, label):
-            return "\(file): data_\(block) has no _\(label) column"
         case let .missingBlock(file, block):
             return "\(file): no data_\(block) block"
         case let .fitFailed(reason):
@@ -34,16 +30,4 @@ public enum OpticsError: AngpixError, Equatable {
             return "\(file): \(reason)"
         }
     }
-}
-
-/// A number as a person would write it (no trailing zeros, up to 6 significant digits).
-func formatNumber(_ v: Double) -> String {
-    if v.isNaN { return "nan" }
-    if v.isInfinite { return v > 0 ? "inf" : "-inf" }
-    var s = String(format: "%.6g", v)
-    if s.contains(".") && !s.contains("e") {
-        while s.hasSuffix("0") { s.removeLast() }
-        if s.hasSuffix(".") { s.removeLast() }
-    }
-    return s
 }

@@ -12,6 +12,7 @@
 //   then t_g = t_map · p_g / (m_g · H)   (0.990 · 0.95 / 1.045 = 0.900, not 0.95 / 1.045 = 0.9091).
 // m_g is the isotropic part √|det M| of the matrix; the anisotropy is reported separately.
 
+import AngpixCore
 import Foundation
 
 /// One optics group as the trace needs it.
@@ -89,12 +90,12 @@ public enum OpticsTrace {
                 throw OpticsError.group(file: file, group: g.number, reason: "appears twice in data_optics")
             }
             guard g.pixelSize.isFinite, g.pixelSize > 0 else {
-                throw OpticsError.group(file: file, group: g.number, reason: "rlnImagePixelSize = \(formatNumber(g.pixelSize)) is not positive")
+                throw OpticsError.group(file: file, group: g.number, reason: "rlnImagePixelSize = \(formatSignificant(g.pixelSize)) is not positive")
             }
             if let m = g.magMatrix {
                 guard [m.m00, m.m01, m.m10, m.m11].allSatisfy(\.isFinite), m.inverse != nil else {
                     throw OpticsError.group(file: file, group: g.number,
-                                            reason: "rlnMagMat00…11 = \(formatNumber(m.m00)) \(formatNumber(m.m01)) \(formatNumber(m.m10)) \(formatNumber(m.m11)) is not invertible")
+                                            reason: "rlnMagMat00…11 = \(formatSignificant(m.m00)) \(formatSignificant(m.m01)) \(formatSignificant(m.m10)) \(formatSignificant(m.m11)) is not invertible")
                 }
             }
         }
@@ -109,11 +110,11 @@ public enum OpticsTrace {
                 throw OpticsError.input(file: file, reason: "--trusted-group \(number): no optics group \(number) (groups: \(groups.map { String($0.number) }.joined(separator: ", ")))")
             }
             tMap = t * H * mag(g) / g.pixelSize
-            anchorText = "optics group \(number) trusted at \(formatNumber(t)) Å/px"
+            anchorText = "optics group \(number) trusted at \(formatSignificant(t)) Å/px"
         case let .map(t):
             guard t.isFinite, t > 0 else { throw OpticsError.invalidParameter("trusted map pixel size", t, "must be positive (Å)") }
             tMap = t
-            anchorText = "reconstruction trusted at \(formatNumber(t)) Å/px"
+            anchorText = "reconstruction trusted at \(formatSignificant(t)) Å/px"
         }
         let traced = groups.map { g -> TracedGroup in
             let m = mag(g)
@@ -129,17 +130,17 @@ public enum OpticsTrace {
         let hasMag = groups.allSatisfy { $0.magMatrix != nil }
         if !groups.contains(where: { abs($0.pixelSize - H) <= 1e-4 * H }) {
             let p = groups[0].pixelSize
-            warnings.append("the reference's pixel size \(formatNumber(H)) Å/px matches no optics group's nominal pixel size "
-                + "(\(groups.map { formatNumber($0.pixelSize) }.joined(separator: ", ")) Å/px). If the reference came from a PostProcess "
+            warnings.append("the reference's pixel size \(formatSignificant(H)) Å/px matches no optics group's nominal pixel size "
+                + "(\(groups.map { formatSignificant($0.pixelSize) }.joined(separator: ", ")) Å/px). If the reference came from a PostProcess "
                 + "with a corrected pixel size, relion_refine stretches the particles to it and the output map is truly at "
-                + "about \(formatNumber(H)) × \(formatNumber(H)) / \(formatNumber(p)) = \(String(format: "%.4g", H * H / p)) Å/px while its header says \(formatNumber(H)) "
+                + "about \(formatSignificant(H)) × \(formatSignificant(H)) / \(formatSignificant(p)) = \(formatSignificant(H * H / p, digits: 4)) Å/px while its header says \(formatSignificant(H)) "
                 + "(the 0.98 → 0.96 trap). Use a reference whose header has the nominal pixel size of the first optics group.")
         }
         if !hasMag && groups.count > 1 {
             warnings.append("rlnMagMat is missing for some groups: their relative pixel sizes are taken as nominal; run CtfRefine with \"Estimate anisotropic magnification\" to measure them")
         }
         for g in traced where g.anisotropy > 1.005 {
-            warnings.append("optics group \(g.opticsGroup): anisotropic magnification \(String(format: "%.2f", (g.anisotropy - 1) * 100)) %; the pixel sizes given are the isotropic mean")
+            warnings.append("optics group \(g.opticsGroup): anisotropic magnification \(formatFixed((g.anisotropy - 1) * 100, decimals: 2)) %; the pixel sizes given are the isotropic mean")
         }
         return OpticsTraceResult(referencePixelSize: H, groups: traced, mapTruePixelSize: tMap, anchor: anchorText,
                                  hasMagnification: hasMag, warnings: warnings)

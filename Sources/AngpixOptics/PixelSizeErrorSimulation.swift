@@ -22,6 +22,7 @@
 //   pixel size (and, in `nominalResolution`, at the nominal one).
 
 import Foundation
+import AngpixCore
 
 /// What a CTF fit at the nominal pixel size may adjust.
 public enum CTFFitMode: String, Sendable, Codable, CaseIterable {
@@ -169,10 +170,10 @@ public struct PixelSizeErrorSimulation: Sendable {
             throw OpticsError.invalidParameter("amplitude contrast", amplitudeContrast, "must be in [0, 1)")
         }
         guard fitFrom > fitTo else {
-            throw OpticsError.invalidParameter("fit-from", fitFrom, "must be a lower resolution (larger Å) than fit-to = \(formatNumber(fitTo))")
+            throw OpticsError.invalidParameter("fit-from", fitFrom, "must be a lower resolution (larger Å) than fit-to = \(formatSignificant(fitTo))")
         }
         guard fitTo >= 2 * nominalAngpix else {
-            throw OpticsError.invalidParameter("fit-to", fitTo, "is beyond Nyquist of the nominal pixel size (\(formatNumber(2 * nominalAngpix)) Å)")
+            throw OpticsError.invalidParameter("fit-to", fitTo, "is beyond Nyquist of the nominal pixel size (\(formatSignificant(2 * nominalAngpix)) Å)")
         }
         guard phaseTolerance > 0, phaseTolerance < 90 else {
             throw OpticsError.invalidParameter("phase tolerance", phaseTolerance, "must be between 0 and 90 degrees")
@@ -250,7 +251,7 @@ public struct PixelSizeErrorSimulation: Sendable {
                 let c = cost(df, sphericalAberration)
                 if c < best.c { best = (df, c) }
             }
-            let df = goldenSection(best.df - dfStep, best.df + dfStep, tolerance: 1e-7) { cost($0, sphericalAberration) }
+            let df = goldenSectionMinimum(best.df - dfStep, best.df + dfStep, tolerance: 1e-7) { cost($0, sphericalAberration) }.midpoint
             return (df, sphericalAberration, cost(df, sphericalAberration))
         case .defocusAndCs:
             let perMM = pi / 2 * 1e7 * lambda * lambda * lambda * pow(kHi, 4)

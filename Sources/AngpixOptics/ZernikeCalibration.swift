@@ -8,6 +8,7 @@
 //     true pixel size = nominal pixel size × (Cs_true / Cs_apparent)^(1/4).
 // This holds only if Cs_true and the voltage (through λ) are right.
 
+import AngpixCore
 import Foundation
 
 /// One optics group's calibration from its Z40 coefficient.
@@ -52,13 +53,13 @@ public struct ZernikeCalibration: Sendable, Codable, Equatable {
             throw OpticsError.invalidParameter("Cs_true", csTrue, "must be positive (mm); Z40 cannot calibrate a Cs-corrected microscope")
         }
         guard nominalPixelSize.isFinite, nominalPixelSize > 0 else {
-            throw OpticsError.group(file: file, group: opticsGroup, reason: "rlnImagePixelSize = \(formatNumber(nominalPixelSize)) is not positive")
+            throw OpticsError.group(file: file, group: opticsGroup, reason: "rlnImagePixelSize = \(formatSignificant(nominalPixelSize)) is not positive")
         }
         guard voltage.isFinite, voltage > 0 else {
-            throw OpticsError.group(file: file, group: opticsGroup, reason: "rlnVoltage = \(formatNumber(voltage)) is not positive")
+            throw OpticsError.group(file: file, group: opticsGroup, reason: "rlnVoltage = \(formatSignificant(voltage)) is not positive")
         }
         guard csNominal.isFinite, csNominal > 0 else {
-            throw OpticsError.group(file: file, group: opticsGroup, reason: "rlnSphericalAberration = \(formatNumber(csNominal)): a Cs of 0 or less cannot be calibrated from Z40")
+            throw OpticsError.group(file: file, group: opticsGroup, reason: "rlnSphericalAberration = \(formatSignificant(csNominal)): a Cs of 0 or less cannot be calibrated from Z40")
         }
         var out = ZernikeCalibration(opticsGroup: opticsGroup, name: name, nominalPixelSize: nominalPixelSize,
                                      voltage: voltage, csNominal: csNominal, csTrue: csTrue)
@@ -76,7 +77,7 @@ public struct ZernikeCalibration: Sendable, Codable, Equatable {
         let apparent = apparentCs(csNominal: csNominal, z40: z40, voltage: voltage)
         out.csApparent = apparent
         guard apparent > 0 else {
-            out.problem = "the apparent Cs \(formatNumber(apparent)) mm is not positive; Z40 cannot be explained by a pixel-size error"
+            out.problem = "the apparent Cs \(formatSignificant(apparent)) mm is not positive; Z40 cannot be explained by a pixel-size error"
             return out
         }
         let truePx = nominalPixelSize * pow(csTrue / apparent, 0.25)

@@ -1,7 +1,7 @@
 // One particle image brought to the new pixel size and box, as relion_image_handler
 // --rescale_angpix X --new_box N does it: Fourier cropping or padding to the rescaled box (the
 // Fourier module's RELION-exact rescale), then a real-space window to the final box around the
-// centre (RELION's Xmipp origin: pixel n/2 of an even box), padding with zeros.
+// centre (the Fourier module's CentreWindow: pixel n/2 of an even box), padding with zeros.
 
 import AngpixFourier
 
@@ -13,11 +13,22 @@ final class ImageRescaler {
 
     init() {}
 
-    /// Rescales one `g.oldBox`² image into `output` (`g.finalBox`² values).
+    /// Makes the Fourier resizer that `rescale` needs for `g` (call once per geometry, before
+    /// `rescale`); throws for sizes that cannot be transformed.
+    func prepare(for g: GroupRescale) throws {
+        guard g.resamples else { return }
+        let key = g.oldBox << 32 | g.rescaledBox
+        if resizers[key] == nil {
+            resizers[key] = try FourierResizer(size: g.oldBox, newSize: g.rescaledBox, dimensions: 2, threads: 1)
+        }
+    }
+
+    /// Rescales one `g.oldBox`² image into `output` (`g.finalBox`² values); `prepare(for: g)`
+    /// must have been called.
     func rescale(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>, _ g: GroupRescale) {
         precondition(input.count == g.oldBox * g.oldBox && output.count == g.finalBox * g.finalBox)
         if !g.resamples {
-            window(input, box: g.oldBox, into: output, box: g.finalBox)
+            CentreWindow.apply(input, shape: [g.oldBox, g.oldBox], into: output, newShape: [g.finalBox, g.finalBox])
             return
         }
         if g.rescaledBox == g.finalBox {
@@ -29,40 +40,17 @@ final class ImageRescaler {
         }
         scratch.withUnsafeMutableBufferPointer { s in
             resample(input, from: g.oldBox, into: s, to: g.rescaledBox)
-            window(UnsafeBufferPointer(s), box: g.rescaledBox, into: output, box: g.finalBox)
+            CentreWindow.apply(UnsafeBufferPointer(s), shape: [g.rescaledBox, g.rescaledBox],
+                               into: output, newShape: [g.finalBox, g.finalBox])
         }
     }
 
     /// Fourier crop or pad of an n² image to m² (mean kept).
     private func resample(_ input: UnsafeBufferPointer<Float>, from n: Int,
                           into output: UnsafeMutableBufferPointer<Float>, to m: Int) {
-        let key = n << 32 | m
-        let resizer: FourierResizer
-        if let known = resizers[key] {
-            resizer = known
-        } else {
-            // Sizes were checked (≥ 2) when the plan was made, so this cannot fail.
-            resizer = try! FourierResizer(size: n, newSize: m, dimensions: 2, threads: 1)
-            resizers[key] = resizer
+        guard let resizer = resizers[n << 32 | m] else {
+            preconditionFailure("ImageRescaler: prepare(for:) was not called for \(n) → \(m) px")
         }
         resizer.resize(input, into: output)
-    }
-}
-
-/// Crops or pads an n² image to m² around the centre (pixel n/2 goes to pixel m/2), zeros outside.
-func window(_ input: UnsafeBufferPointer<Float>, box n: Int, into output: UnsafeMutableBufferPointer<Float>, box m: Int) {
-    let shift = n / 2 - m / 2          // output pixel j shows input pixel j + shift
-    if shift == 0 && n == m {
-        _ = output.initialize(from: input)
-        return
-    }
-    for y in 0..<m {
-        let sy = y + shift
-        let row = UnsafeMutableBufferPointer(rebasing: output[(y * m)..<((y + 1) * m)])
-        guard sy >= 0, sy < n else { row.update(repeating: 0); continue }
-        for x in 0..<m {
-            let sx = x + shift
-            row[x] = (sx >= 0 && sx < n) ? input[sy * n + sx] : 0
-        }
     }
 }

@@ -189,7 +189,6 @@ public func rescaleParticleSet(_ request: ParticleRescaleRequest,
 }
 
 /// Formats a number as RELION writes reals.
-func relionReal(_ x: Double) -> String { String(format: "%.6f", x) }
 
 /// The labels of origins in pixels (RELION 3.0), which scale with the pixel size.
 let pixelOriginLabels = ["rlnOriginX", "rlnOriginY", "rlnOriginZ", "rlnOriginXPrior", "rlnOriginYPrior", "rlnOriginZPrior"]
@@ -206,7 +205,7 @@ func rescaledDocument(_ tables: ParticleTables, plan: ParticleSetPlan, names: [S
     var size = try optics.strings("rlnImageSize")
     for (r, n) in numbers.enumerated() {
         if let g = plan.groups[n] {
-            pixel[r] = relionReal(g.newPixelSize)
+            pixel[r] = formatFixed(g.newPixelSize, decimals: 6)
             size[r] = String(g.finalBox)
         }
     }
@@ -221,7 +220,7 @@ func rescaledDocument(_ tables: ParticleTables, plan: ParticleSetPlan, names: [S
         let texts = try tables.particles.strings(label)
         particles.setColumn(label, rows.map { r in
             guard let g = plan.stacks[Int(plan.rowStack[r])].rescale else { return texts[r] }
-            return relionReal(values[r] * g.oldPixelSize / g.newPixelSize)
+            return formatFixed(values[r] * g.oldPixelSize / g.newPixelSize, decimals: 6)
         })
     }
     var blocks: [STARBlock] = tables.document.blocks.map { $0 === tables.particles ? particles : $0 }

@@ -4,6 +4,9 @@
 //                  (64 px at 1 Å to 1.3 Å: 49.23 → 49 → 48);
 //   pixel size reached = old pixel size × old box / rescaled box (written to the header: 1.3333 Å);
 //   --new_box N then crops or pads in real space around the centre (pixel N/2).
+// The rounding is AngpixFourier's RescaleTarget.relionBox.
+
+import AngpixFourier
 
 /// How the images of one optics group are brought to the new pixel size and box.
 public struct GroupRescale: Sendable, Equatable, Codable {
@@ -25,22 +28,13 @@ public struct GroupRescale: Sendable, Equatable, Codable {
         self.opticsGroup = opticsGroup
         self.oldPixelSize = oldPixelSize
         self.oldBox = oldBox
-        rescaledBox = GroupRescale.relionRescaledBox(oldBox: oldBox, oldPixelSize: oldPixelSize, target: target)
+        rescaledBox = RescaleTarget.relionBox(oldBox: oldBox, oldPixelSize: oldPixelSize, requested: target) ?? 0
         guard rescaledBox >= 2 else {
             throw ParticlesError.invalidOption(
                 "optics group \(opticsGroup): \(oldBox) px at \(oldPixelSize) Å would become \(rescaledBox) px at \(target) Å (smaller than 2)")
         }
         finalBox = box ?? rescaledBox
         newPixelSize = oldPixelSize * Double(oldBox) / Double(rescaledBox)
-    }
-
-    /// RELION's new box: round(old box × (old pixel / target)), made even by dropping one.
-    public static func relionRescaledBox(oldBox: Int, oldPixelSize: Double, target: Double) -> Int {
-        let exact = Double(oldBox) * (oldPixelSize / target)
-        guard exact.isFinite, exact < 1e7 else { return 0 }
-        var n = Int(exact.rounded(.toNearestOrAwayFromZero))
-        n -= n % 2
-        return n
     }
 
     /// Whether the images are resampled in Fourier space (false when the box stays the same).

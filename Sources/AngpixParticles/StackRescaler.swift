@@ -126,6 +126,7 @@ final class FirstError: @unchecked Sendable {
 func rescaleStackSerially(_ job: StackJob, images: Int, rescaler: ImageRescaler, progress: ProgressCounter,
                           policy: OutputPolicy, cancelled: () -> Bool) throws {
     removeStaleTemporaries(of: job.output)
+    try rescaler.prepare(for: job.rescale)
     let reader = try MRCStackReader(path: job.source)
     let box = job.rescale.finalBox
     let writer = try MRCStackWriter(path: job.output, nx: box, ny: box, pixelSize: job.rescale.newPixelSize, policy: policy)
@@ -157,6 +158,7 @@ func rescaleStackSerially(_ job: StackJob, images: Int, rescaler: ImageRescaler,
 func rescaleStackInBatches(_ job: StackJob, images: Int, rescalers: [ImageRescaler], progress: ProgressCounter,
                            policy: OutputPolicy) throws {
     removeStaleTemporaries(of: job.output)
+    for r in rescalers { try r.prepare(for: job.rescale) }
     let reader = try MRCStackReader(path: job.source)
     let oldSize = job.rescale.oldBox * job.rescale.oldBox
     let box = job.rescale.finalBox

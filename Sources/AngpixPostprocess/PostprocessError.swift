@@ -37,13 +37,13 @@ public enum PostprocessError: AngpixError, Equatable {
         case .shapeMismatch(let p, let s, let q, let t):
             return "\(p): box \(s.map(String.init).joined(separator: "×")) differs from \(q) (\(t.map(String.init).joined(separator: "×")))"
         case .pixelSizeMismatch(let p, let a, let q, let b):
-            return "\(p): pixel size \(fmt(a)) Å differs from \(q) (\(fmt(b)) Å); give the true one with --angpix"
+            return "\(p): pixel size \(formatSignificant(a)) Å differs from \(q) (\(formatSignificant(b)) Å); give the true one with --angpix"
         case .invalidPixelSize(let p, let a):
-            return "\(p): pixel size \(fmt(a)) Å in the header is not usable; give it with --angpix"
+            return "\(p): pixel size \(formatSignificant(a)) Å in the header is not usable; give it with --angpix"
         case .notFinite(let p, let x, let y, let z):
             return "\(p): voxel (x=\(x), y=\(y), z=\(z)) is not a finite number (NaN or infinity)"
         case .maskOutOfRange(let p, let lo, let hi):
-            return "\(p): mask values must lie in [0, 1], found minimum \(fmt(lo)) and maximum \(fmt(hi))"
+            return "\(p): mask values must lie in [0, 1], found minimum \(formatSignificant(lo)) and maximum \(formatSignificant(hi))"
         case .emptyMask(let p):
             return "\(p): the mask is zero everywhere"
         case .fscNeverDropsBelow(let t):
@@ -56,6 +56,3 @@ public enum PostprocessError: AngpixError, Equatable {
     }
 }
 
-func fmt(_ v: Double) -> String {
-    String(format: "%.6g", v)
-}

@@ -44,8 +44,8 @@ public enum PostprocessRescale {
     /// Rescales `document` (a postprocess.star read from `path`) in place from `oldPixelSize` to `newPixelSize`.
     public static func rescale(_ document: STARDocument, path: String, from oldPixelSize: Double,
                                to newPixelSize: Double) throws -> PostprocessRescaleSummary {
-        guard oldPixelSize > 0, oldPixelSize.isFinite else { throw PostprocessError.badStar(path: path, reason: "the old pixel size \(fmt(oldPixelSize)) Å is not usable") }
-        guard newPixelSize > 0, newPixelSize.isFinite else { throw PostprocessError.invalidOption("--angpix must be a positive number of Å, not \(fmt(newPixelSize))") }
+        guard oldPixelSize > 0, oldPixelSize.isFinite else { throw PostprocessError.badStar(path: path, reason: "the old pixel size \(formatSignificant(oldPixelSize)) Å is not usable") }
+        guard newPixelSize > 0, newPixelSize.isFinite else { throw PostprocessError.invalidOption("--angpix must be a positive number of Å, not \(formatSignificant(newPixelSize))") }
         guard let general = document.block("general") else { throw PostprocessError.badStar(path: path, reason: "no data_general block: not a postprocess.star") }
         let r = newPixelSize / oldPixelSize
         var summary = PostprocessRescaleSummary(oldPixelSize: oldPixelSize, newPixelSize: newPixelSize)
@@ -54,7 +54,7 @@ public enum PostprocessRescale {
             guard block.has(label) else { return nil }
             if block.isLoop {
                 let v = try block.doubles(label)
-                block.setColumn(label, v.map { starNumber($0 == 999 ? 999 : $0 * factor).trimmingCharacters(in: .whitespaces) })
+                block.setColumn(label, v.map { formatRelionNumber($0 == 999 ? 999 : $0 * factor) })
                 return nil
             }
             guard let text = block.value(label) else { return nil }
@@ -62,7 +62,7 @@ public enum PostprocessRescale {
                 throw PostprocessError.badStar(path: path, reason: "_\(label) value '\(text)' is not a number")
             }
             let nv = v == 999 ? 999 : v * factor
-            block.setColumn(label, [starNumber(nv).trimmingCharacters(in: .whitespaces)])
+            block.setColumn(label, [formatRelionNumber(nv)])
             return (v, nv)
         }
         if let (o, n) = try scaleValue(general, "rlnFinalResolution", r) {
@@ -78,21 +78,19 @@ public enum PostprocessRescale {
             guard fsc.isLoop else { throw PostprocessError.badStar(path: path, reason: "data_fsc is not a table") }
             if fsc.has("rlnAngstromResolution") {
                 let d = try fsc.doubles("rlnAngstromResolution")
-                fsc.setColumn("rlnAngstromResolution", d.map { trimmed($0 == 999 ? 999 : $0 * r) })
+                fsc.setColumn("rlnAngstromResolution", d.map { formatRelionNumber($0 == 999 ? 999 : $0 * r) })
             }
             if fsc.has("rlnResolution") {
                 // 1/d, except the 1/999 placeholder of shell 0.
                 let f = try fsc.doubles("rlnResolution")
                 let d = fsc.has("rlnAngstromResolution") ? try fsc.doubles("rlnAngstromResolution") : f.map { 1 / $0 }
-                fsc.setColumn("rlnResolution", f.indices.map { i in trimmed(d[i] == 999 ? f[i] : f[i] / r) })
+                fsc.setColumn("rlnResolution", f.indices.map { i in formatRelionNumber(d[i] == 999 ? f[i] : f[i] / r) })
             }
         }
         if let g = document.block("guinier"), g.isLoop, g.has("rlnResolutionSquared") {
             let x = try g.doubles("rlnResolutionSquared")
-            g.setColumn("rlnResolutionSquared", x.map { trimmed($0 / (r * r)) })
+            g.setColumn("rlnResolutionSquared", x.map { formatRelionNumber($0 / (r * r)) })
         }
         return summary
     }
-
-    private static func trimmed(_ v: Double) -> String { starNumber(v).trimmingCharacters(in: .whitespaces) }
 }

@@ -13,14 +13,7 @@
 // Also postprocess_fsc.xml, the corrected FSC for EMDB deposition (RELION's writeFscXml).
 
 import Foundation
-
-/// Formats a number the way RELION's STAR writer lays it out: fixed 6 decimals, or exponent
-/// notation for small magnitudes, right-aligned in 12 characters.
-func starNumber(_ v: Double) -> String {
-    let s: String
-    if v == 0 || abs(v) >= 0.001 { s = String(format: "%.6f", v) } else { s = String(format: "%.6e", v) }
-    return s.count >= 12 ? s : String(repeating: " ", count: 12 - s.count) + s
-}
+import AngpixCore
 
 /// A value for a STAR file: quoted if it is empty or contains white space.
 func starString(_ s: String) -> String {
@@ -45,20 +38,20 @@ extension PostprocessResult {
         var o = "# angpix postprocess (RELION 3.1 postprocess.star layout)\n# \(commandLine)\n\n"
         o += "# version 30001\n\ndata_general\n\n"
         var pairs: [(String, String)] = [
-            ("rlnFinalResolution", starNumber(finalResolutionShell > 0 ? finalResolution : 999)),
-            ("rlnBfactorUsedForSharpening", starNumber(bFactor)),
+            ("rlnFinalResolution", formatRelionNumber(finalResolutionShell > 0 ? finalResolution : 999, width: 12)),
+            ("rlnBfactorUsedForSharpening", formatRelionNumber(bFactor, width: 12)),
             ("rlnUnfilteredMapHalf1", starString(inputs.half1)),
             ("rlnUnfilteredMapHalf2", starString(inputs.half2)),
         ]
         if let mask = inputs.mask, let shell = randomiseFromShell {
-            pairs.append(("rlnParticleBoxFractionSolventMask", starNumber(solventMaskFraction ?? 0)))
+            pairs.append(("rlnParticleBoxFractionSolventMask", formatRelionNumber(solventMaskFraction ?? 0, width: 12)))
             pairs.append(("rlnMaskName", starString(mask)))
-            pairs.append(("rlnRandomiseFrom", starNumber(Double(size) * pixelSize / Double(shell))))
+            pairs.append(("rlnRandomiseFrom", formatRelionNumber(Double(size) * pixelSize / Double(shell), width: 12)))
         }
         if let fit {
-            pairs.append(("rlnFittedSlopeGuinierPlot", starNumber(fit.slope)))
-            pairs.append(("rlnFittedInterceptGuinierPlot", starNumber(fit.intercept)))
-            pairs.append(("rlnCorrelationFitGuinierPlot", starNumber(fit.correlation)))
+            pairs.append(("rlnFittedSlopeGuinierPlot", formatRelionNumber(fit.slope, width: 12)))
+            pairs.append(("rlnFittedInterceptGuinierPlot", formatRelionNumber(fit.intercept, width: 12)))
+            pairs.append(("rlnCorrelationFitGuinierPlot", formatRelionNumber(fit.correlation, width: 12)))
         }
         for (k, v) in pairs { o += "_\(k.padding(toLength: 40, withPad: " ", startingAt: 0)) \(v)\n" }
         o += "\n\n# version 30001\n\ndata_fsc\n\nloop_\n"
@@ -74,12 +67,12 @@ extension PostprocessResult {
         for (i, l) in labels.enumerated() { o += "_\(l) #\(i + 1) \n" }
         for i in 0..<fscCorrected.count {
             let d = resolution(shell: i)
-            var row = [String(format: "%12d", i), starNumber(1 / d), starNumber(d)]
+            var row = [String(format: "%12d", i), formatRelionNumber(1 / d, width: 12), formatRelionNumber(d, width: 12)]
             if masked {
                 row += [fscCorrected[i], fscParticleMaskFraction?[i] ?? 0, fscUnmasked[i],
-                        fscMasked?[i] ?? 0, fscRandomMasked?[i] ?? 0].map(starNumber)
+                        fscMasked?[i] ?? 0, fscRandomMasked?[i] ?? 0].map { formatRelionNumber($0, width: 12) }
             } else {
-                row.append(starNumber(fscCorrected[i]))
+                row.append(formatRelionNumber(fscCorrected[i], width: 12))
             }
             o += row.joined(separator: " ") + " \n"
         }
@@ -92,7 +85,7 @@ extension PostprocessResult {
             var row = [g.resolutionSquared, g.original, g.weighted]
             if bFactor != 0 || fit != nil { row.append(g.sharpened) }
             if let fit { row.append(fit.intercept) }
-            o += row.map(starNumber).joined(separator: " ") + " \n"
+            o += row.map { formatRelionNumber($0, width: 12) }.joined(separator: " ") + " \n"
         }
         o += " \n"
         return o
@@ -102,7 +95,7 @@ extension PostprocessResult {
     public func fscXML() -> String {
         var o = "<fsc title=\"RELION masked-corrected FSC\" xaxis=\"Resolution (A-1)\" yaxis=\"Correlation Coefficient\">\n"
         for i in 0..<fscCorrected.count {
-            o += "  <coordinate>\n    <x>\(String(format: "%g", 1 / resolution(shell: i)))</x>\n    <y>\(String(format: "%g", fscCorrected[i]))</y>\n  </coordinate>\n"
+            o += "  <coordinate>\n    <x>\(formatSignificant(1 / resolution(shell: i)))</x>\n    <y>\(formatSignificant(fscCorrected[i]))</y>\n  </coordinate>\n"
         }
         return o + "</fsc>\n"
     }

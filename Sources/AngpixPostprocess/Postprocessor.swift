@@ -116,7 +116,7 @@ public enum Postprocessor {
         if let given = options.pixelSize {
             pixelSize = given
             if abs(p1 - p2) > 1e-4 * max(p1, p2) {
-                warnings.append("the half maps' headers disagree on the pixel size (\(fmt(p1)) and \(fmt(p2)) Å); using --angpix \(fmt(given)) Å")
+                warnings.append("the half maps' headers disagree on the pixel size (\(formatSignificant(p1)) and \(formatSignificant(p2)) Å); using --angpix \(formatSignificant(given)) Å")
             }
         } else {
             guard p1 > 0, p1.isFinite else { throw PostprocessError.invalidPixelSize(path: half1, pixelSize: p1) }
@@ -144,7 +144,7 @@ public enum Postprocessor {
             mask = m
         }
 
-        let shells = SpectrumShells(size: n)
+        let shells = try FourierShells(cubeOfSize: n)
         let plan = try RealFFTPlan.cached(shape: [n, n, n])
         var specA = [Complex32](repeating: .zero, count: plan.spectrumCount)
         var specB = [Complex32](repeating: .zero, count: plan.spectrumCount)
@@ -237,7 +237,7 @@ public enum Postprocessor {
         }
         let finalResolution = Double(n) * pixelSize / Double(finalShell)   // +inf if shell 0 (RELION: 999)
         if reachedEnd {
-            warnings.append("the corrected FSC never drops below 0.143: the resolution is limited by Nyquist (\(fmt(2 * pixelSize)) Å) and may be better than reported")
+            warnings.append("the corrected FSC never drops below 0.143: the resolution is limited by Nyquist (\(formatSignificant(2 * pixelSize)) Å) and may be better than reported")
         }
         if finalShell == 0 {
             warnings.append("the corrected FSC is below 0.143 from the first shell on: the half maps do not agree")
@@ -249,13 +249,8 @@ public enum Postprocessor {
         let original = specA.withUnsafeBufferPointer { guinierValues(shells, $0, rows: rows) }
         if !options.skipFSCWeighting {
             let w = fscWeights(fscCorrected)
-            let nh = shells.halfSize
-            let table = shells.shellOfR2
             specA.withUnsafeMutableBufferPointer { a in
-                shells.scale(a) { r2 in
-                    let s = Int(table[r2])
-                    return s < nh ? w[s] : 0
-                }
+                shells.scale(a, byShell: { s in s >= 0 ? w[s] : 0 })
             }
         }
         let weighted = specA.withUnsafeBufferPointer { guinierValues(shells, $0, rows: rows) }
@@ -271,7 +266,7 @@ public enum Postprocessor {
             fit = f
             bFactor = 4 * f.slope
             if f.points < 2 {
-                warnings.append("fewer than two shells between \(fmt(options.fitFrom)) Å and the limit of the FSC weighting: no B-factor could be fitted")
+                warnings.append("fewer than two shells between \(formatSignificant(options.fitFrom)) Å and the limit of the FSC weighting: no B-factor could be fitted")
             }
         } else if options.bFactor != 0 {
             bFactor = options.bFactor
@@ -280,8 +275,8 @@ public enum Postprocessor {
             let boxAngstrom = Double(n) * pixelSize
             let nyquist = 1 / (pixelSize * 2)
             specA.withUnsafeMutableBufferPointer { a in
-                shells.scale(a) { r2 in
-                    let s = Double(r2).squareRoot() / boxAngstrom
+                shells.scale(a) { (r2: Double) in
+                    let s = r2.squareRoot() / boxAngstrom
                     return s <= nyquist ? Float(exp(-(bFactor / 4) * s * s)) : 0
                 }
             }
@@ -294,11 +289,11 @@ public enum Postprocessor {
             let filterShell = Int((Double(n) * pixelSize / at + 0.5).rounded(.down))
             let half = options.filterEdgeWidth / 2
             let edgeLow = max(0, Double(filterShell - half) / Double(n))
-            let edgeHigh = min(Double(shells.halfSize), Double(filterShell + half) / Double(n))
+            let edgeHigh = min(Double(shells.count), Double(filterShell + half) / Double(n))
             let width = edgeHigh - edgeLow
             specA.withUnsafeMutableBufferPointer { a in
-                shells.scale(a) { r2 in
-                    let s = Double(r2).squareRoot() / Double(n)
+                shells.scale(a) { (r2: Double) in
+                    let s = r2.squareRoot() / Double(n)
                     if s < edgeLow { return 1 }
                     if s > edgeHigh { return 0 }
                     return Float(0.5 + 0.5 * cos(Double.pi * (s - edgeLow) / width))
@@ -330,9 +325,9 @@ public enum Postprocessor {
     }
 
     static func validate(_ o: PostprocessOptions) throws {
-        if let p = o.pixelSize, !(p > 0 && p.isFinite) { throw PostprocessError.invalidOption("--angpix must be a positive number of Å, not \(fmt(p))") }
-        if !(o.fitFrom > 0) { throw PostprocessError.invalidOption("--fit-from must be a positive resolution in Å, not \(fmt(o.fitFrom))") }
-        if !(o.fitUntil >= 0) || o.fitUntil >= o.fitFrom { throw PostprocessError.invalidOption("--fit-until (\(fmt(o.fitUntil)) Å) must be 0 or a resolution finer than --fit-from (\(fmt(o.fitFrom)) Å)") }
+        if let p = o.pixelSize, !(p > 0 && p.isFinite) { throw PostprocessError.invalidOption("--angpix must be a positive number of Å, not \(formatSignificant(p))") }
+        if !(o.fitFrom > 0) { throw PostprocessError.invalidOption("--fit-from must be a positive resolution in Å, not \(formatSignificant(o.fitFrom))") }
+        if !(o.fitUntil >= 0) || o.fitUntil >= o.fitFrom { throw PostprocessError.invalidOption("--fit-until (\(formatSignificant(o.fitUntil)) Å) must be 0 or a resolution finer than --fit-from (\(formatSignificant(o.fitFrom)) Å)") }
         if !o.bFactor.isFinite { throw PostprocessError.invalidOption("--bfactor must be a number of Å²") }
         if o.autoBFactor && o.bFactor != 0 { throw PostprocessError.invalidOption("give either --auto-bfactor or --bfactor, not both") }
         if o.filterEdgeWidth < 0 { throw PostprocessError.invalidOption("--filter-edge-width must be 0 or more shells") }

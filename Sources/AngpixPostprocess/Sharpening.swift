@@ -66,10 +66,10 @@ func guinierShells(size: Int, pixelSize: Double) -> [(shell: Int, d: Double)] {
 }
 
 /// ln of the mean normalised amplitude per shell, −99 for empty shells (RELION's marker).
-func guinierValues(_ shells: SpectrumShells, _ spectrum: UnsafeBufferPointer<Complex32>,
+func guinierValues(_ shells: FourierShells, _ spectrum: UnsafeBufferPointer<Complex32>,
                    rows: [(shell: Int, d: Double)]) -> [Double] {
-    let (sum, count) = shells.meanAmplitudes(spectrum)
-    let n3 = Double(shells.size) * Double(shells.size) * Double(shells.size)
+    let (sum, count) = shells.amplitudeSums(spectrum)
+    let n3 = Double(shells.shape[0]) * Double(shells.shape[1]) * Double(shells.shape[2])
     return rows.map { r in
         let s = sum[r.shell] / n3
         return s > 0 ? log(s / Double(count[r.shell])) : -99

@@ -40,10 +40,10 @@ public struct SyntheticHalfMaps: Sendable {
         if bFactor != 0 {
             let plan = try RealFFTPlan.cached(shape: [n, n, n])
             var spectrum = plan.forward(structure)
-            let shells = SpectrumShells(size: n)
+            let shells = try FourierShells(cubeOfSize: n)
             let box = Double(n) * pixelSize
             spectrum.withUnsafeMutableBufferPointer { s in
-                shells.scale(s) { r2 in Float(exp(-bFactor / 4 * Double(r2) / (box * box))) }
+                shells.scale(s, bySquaredRadius: { r2 in Float(exp(-bFactor / 4 * r2 / (box * box))) })
             }
             structure = plan.inverse(spectrum)
         }

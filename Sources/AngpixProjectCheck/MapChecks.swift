@@ -3,6 +3,7 @@
 // pixel size and box: a PostProcess map with a corrected pixel size reused as a reference is the
 // "0.98 → 0.96" trap of RELION's "Pixel size issues" page), and the mask against the reference.
 
+import AngpixCore
 import Foundation
 import AngpixSTAR
 import AngpixMRC
@@ -50,8 +51,8 @@ enum MapChecks {
         if let pp = postprocess, let ppSize = pp.postprocessPixelSize, samePixelSize(ppSize, h) {
             fromPostprocess = "; it is the pixel size of \(pp.file), so this is a PostProcess map reused as a reference"
         }
-        var why = "relion_refine rescales every particle to the reference's header pixel size: particles of nominal \(px(p)) Å/px are stretched by \(fmt(p / h, 4)). "
-        why += "If \(px(h)) Å/px is a pixel size corrected in PostProcess (the true size of the \(px(p)) Å/px particles), the new map will truly be \(px(h)) × \(px(h)) / \(px(p)) = \(fmt(stretched)) Å/px while its header says \(px(h)): "
+        var why = "relion_refine rescales every particle to the reference's header pixel size: particles of nominal \(px(p)) Å/px are stretched by \(formatFixed(p / h, decimals: 4)). "
+        why += "If \(px(h)) Å/px is a pixel size corrected in PostProcess (the true size of the \(px(p)) Å/px particles), the new map will truly be \(px(h)) × \(px(h)) / \(px(p)) = \(formatFixed(stretched, decimals: 3)) Å/px while its header says \(px(h)): "
         why += "the error is applied twice (RELION's 0.98 → 0.96 example)."
         return [Finding(.referencePixelSize, .error, files: files,
             problem: "\(reference): header pixel size \(px(h)) Å/px is none of the optics groups' nominal pixel sizes (\(nominals) Å/px)\(fromPostprocess)",
@@ -65,7 +66,7 @@ enum MapChecks {
         if !samePixelSize(header.pixelSize, r.pixelSize) {
             out.append(Finding(.maskPixelSize, .error, files: [mask, reference],
                 problem: "\(mask) is at \(px(header.pixelSize)) Å/px, \(reference) at \(px(r.pixelSize)) Å/px",
-                why: "The mask is applied voxel by voxel to the reference's grid: at another pixel size it is \(fmt(100 * abs(header.pixelSize / r.pixelSize - 1), 1)) % too \(header.pixelSize > r.pixelSize ? "small" : "large") and cuts into the density or lets in noise, and the FSC and resolution are wrong.",
+                why: "The mask is applied voxel by voxel to the reference's grid: at another pixel size it is \(formatFixed(100 * abs(header.pixelSize / r.pixelSize - 1), decimals: 1)) % too \(header.pixelSize > r.pixelSize ? "small" : "large") and cuts into the density or lets in noise, and the FSC and resolution are wrong.",
                 action: "Make the mask again from a map at \(px(r.pixelSize)) Å/px, or rescale it: `angpix map rescale \(mask) --angpix \(px(r.pixelSize)) --box \(r.nx) -o mask_\(px(r.pixelSize)).mrc`.",
                 values: ["maskPixelSize": header.pixelSize, "referencePixelSize": r.pixelSize]))
         }

@@ -5,6 +5,7 @@
 // numbers come from the Optics module (ZernikeCalibration, OpticsTrace); this file only decides
 // when they are worth a finding and words it.
 
+import AngpixCore
 import Foundation
 import AngpixSTAR
 import AngpixOptics
@@ -30,7 +31,7 @@ enum OpticsImplications {
                   let z = c.z40, let apparent = c.csApparent else { continue }
             guard let truePx = c.truePixelSize, let rel = c.relativeError else {
                 out.append(Finding(.largeZ40, .warning, files: [s.file],
-                    problem: "optics group \(g.number) (\(g.name)): Z40 = \(String(format: "%.4g", z)) makes the apparent Cs \(fmt(apparent)) mm, which no pixel size explains",
+                    problem: "optics group \(g.number) (\(g.name)): Z40 = \(formatSignificant(z, digits: 4)) makes the apparent Cs \(formatFixed(apparent, decimals: 3)) mm, which no pixel size explains",
                     why: c.problem ?? "A non-positive apparent Cs cannot come from a pixel-size error.",
                     action: "Check rlnSphericalAberration and rlnVoltage; refine the 4th-order aberrations again in CtfRefine.",
                     values: ["z40": z, "csApparent": apparent]))
@@ -38,10 +39,10 @@ enum OpticsImplications {
             }
             guard abs(rel) > threshold else { continue }
             out.append(Finding(.largeZ40, .warning, files: [s.file],
-                problem: "optics group \(g.number) (\(g.name)): Z40 = \(String(format: "%.4g", z)) (7th rlnEvenZernike) makes the apparent Cs \(fmt(apparent)) mm instead of \(fmt(g.sphericalAberration)) mm; "
-                    + "if Cs \(fmt(g.sphericalAberration)) mm and \(fmt(g.voltage, 0)) kV are right, the true pixel size is \(px(truePx)) Å/px, not \(px(g.imagePixelSize)) (\(fmt(100 * abs(rel), 1)) % off)",
-                why: "CtfRefine has absorbed a pixel-size error into the 4th-order aberration (Cs_apparent = Cs + 12·Z40·10⁻⁷/(πλ³); true pixel size = nominal × (Cs_true/Cs_apparent)^¼). The CTF is now consistent at the nominal pixel size, but maps and resolutions in nominal Å are \(fmt(100 * abs(rel), 1)) % \(rel > 0 ? "too large" : "too small").",
-                action: "Do not edit rlnImagePixelSize. Give \(px(truePx)) Å/px to PostProcess (`angpix calibrate zernike \(s.file) --cs-true \(fmt(g.sphericalAberration, 1))` shows the calculation), and confirm it against an atomic model (`angpix calibrate model`), since it is only as good as Cs and the voltage.",
+                problem: "optics group \(g.number) (\(g.name)): Z40 = \(formatSignificant(z, digits: 4)) (7th rlnEvenZernike) makes the apparent Cs \(formatFixed(apparent, decimals: 3)) mm instead of \(formatFixed(g.sphericalAberration, decimals: 3)) mm; "
+                    + "if Cs \(formatFixed(g.sphericalAberration, decimals: 3)) mm and \(formatFixed(g.voltage, decimals: 0)) kV are right, the true pixel size is \(px(truePx)) Å/px, not \(px(g.imagePixelSize)) (\(formatFixed(100 * abs(rel), decimals: 1)) % off)",
+                why: "CtfRefine has absorbed a pixel-size error into the 4th-order aberration (Cs_apparent = Cs + 12·Z40·10⁻⁷/(πλ³); true pixel size = nominal × (Cs_true/Cs_apparent)^¼). The CTF is now consistent at the nominal pixel size, but maps and resolutions in nominal Å are \(formatFixed(100 * abs(rel), decimals: 1)) % \(rel > 0 ? "too large" : "too small").",
+                action: "Do not edit rlnImagePixelSize. Give \(px(truePx)) Å/px to PostProcess (`angpix calibrate zernike \(s.file) --cs-true \(formatFixed(g.sphericalAberration, decimals: 1))` shows the calculation), and confirm it against an atomic model (`angpix calibrate model`), since it is only as good as Cs and the voltage.",
                 values: ["z40": z, "csApparent": apparent, "truePixelSize": truePx, "nominalPixelSize": g.imagePixelSize]))
         }
         return out
@@ -58,13 +59,13 @@ enum OpticsImplications {
         for t in trace.groups where t.magMatrix != nil && abs(t.magnification - 1) > threshold {
             let implied = t.truePixelSize ?? t.naivePixelSize
             let larger = t.magnification > 1
-            var problem = "optics group \(t.opticsGroup) (\(t.name)): rlnMagMat scale \(fmt(t.magnification, 4))"
-            if t.anisotropy > 1.001 { problem += " (anisotropy \(fmt(t.anisotropy, 4)))" }
-            problem += ": its particles look \(fmt(100 * abs(t.magnification - 1), 1)) % \(larger ? "larger" : "smaller") than the reconstruction expects; "
+            var problem = "optics group \(t.opticsGroup) (\(t.name)): rlnMagMat scale \(formatFixed(t.magnification, decimals: 4))"
+            if t.anisotropy > 1.001 { problem += " (anisotropy \(formatFixed(t.anisotropy, decimals: 4)))" }
+            problem += ": its particles look \(formatFixed(100 * abs(t.magnification - 1), decimals: 1)) % \(larger ? "larger" : "smaller") than the reconstruction expects; "
             problem += "if the reconstruction's header pixel size \(px(h)) Å/px is right, this group's true pixel size is \(px(implied)) Å/px, not \(px(t.nominalPixelSize))"
             out.append(Finding(.magnificationScale, .warning, files: [s.file],
                 problem: problem,
-                why: "relion_refine first rescales each group from its nominal pixel size to the reference's (\(px(h)) Å/px), then CtfRefine's magnification matrix corrects the rest. The matrix gives relative sizes only: \(px(t.nominalPixelSize)) / \(fmt(t.magnification, 4)) = \(px(t.naivePixelSize)) Å/px is right only if the reconstruction is truly at \(px(h)) Å/px.",
+                why: "relion_refine first rescales each group from its nominal pixel size to the reference's (\(px(h)) Å/px), then CtfRefine's magnification matrix corrects the rest. The matrix gives relative sizes only: \(px(t.nominalPixelSize)) / \(formatFixed(t.magnification, decimals: 4)) = \(px(t.naivePixelSize)) Å/px is right only if the reconstruction is truly at \(px(h)) Å/px.",
                 action: "Trust one absolute value and trace all groups: `angpix optics trace \(s.file) --reference-angpix \(px(h)) --trusted-group G=PX` (a group calibrated against a standard) or `--trusted-map PX` (the map calibrated against a model). Keep rlnImagePixelSize as it is.",
                 values: ["magnification": t.magnification, "impliedPixelSize": implied, "nominalPixelSize": t.nominalPixelSize, "referencePixelSize": h]))
         }

@@ -245,7 +245,7 @@ enum ParticleFileChecks {
                 }
                 out.append(Finding(.relion30Origins, disagreeing > 0 ? .warning : .info, files: [s.file],
                     problem: "RELION 3.0 origin column\(pixelOrigins.count == 1 ? "" : "s") \(pixelOrigins.joined(separator: ", ")) (pixels) left beside \(angst.joined(separator: ", "))"
-                        + (disagreeing > 0 ? "; for \(disagreeing) particle\(disagreeing == 1 ? "" : "s") the two disagree (by up to \(fmt(worst, 2)) Å)" : "; they agree"),
+                        + (disagreeing > 0 ? "; for \(disagreeing) particle\(disagreeing == 1 ? "" : "s") the two disagree (by up to \(formatFixed(worst, decimals: 2)) Å)" : "; they agree"),
                     why: "RELION 3.1 uses only the Å columns; the pixel columns are stale and mislead tools that still read them.",
                     action: "Remove \(pixelOrigins.joined(separator: ", ")).",
                     values: ["disagreeing": Double(disagreeing), "worstDifference": worst]))

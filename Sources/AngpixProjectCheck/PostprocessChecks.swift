@@ -5,6 +5,7 @@
 // (`--angpix`), which is right for reporting the resolution, and a trap if its map is then used
 // as a reference.
 
+import AngpixCore
 import Foundation
 import AngpixSTAR
 import AngpixMRC
@@ -24,7 +25,7 @@ struct PostprocessSummary {
     var checkedLine: String {
         var line = "\(file):"
         if let p = postprocessPixelSize { line += " made at \(px(p)) Å/px" }
-        if let r = finalResolution { line += ", final resolution \(fmt(r, 2)) Å" }
+        if let r = finalResolution { line += ", final resolution \(formatFixed(r, decimals: 2)) Å" }
         if let h = half1Header { line += "; half maps \(MapChecks.describe(h))" }
         return line
     }
@@ -76,10 +77,10 @@ enum PostprocessChecks {
         }
         if let h = s.half1Header, let p = s.postprocessPixelSize, h.pixelSize > 0, !samePixelSize(p, h.pixelSize) {
             let y = h.pixelSize
-            let resolutionNote = s.finalResolution.map { " The final resolution \(fmt($0, 2)) Å is at \(px(p)) Å/px (\(fmt($0 * y / p, 2)) Å at the half maps' \(px(y)) Å/px)." } ?? ""
+            let resolutionNote = s.finalResolution.map { " The final resolution \(formatFixed($0, decimals: 2)) Å is at \(px(p)) Å/px (\(formatFixed($0 * y / p, decimals: 2)) Å at the half maps' \(px(y)) Å/px)." } ?? ""
             out.append(Finding(.postprocessPixelSize, .warning, files: [s.file, s.half1 ?? ""],
                 problem: "\(s.file) was made at \(px(p)) Å/px, its half maps' headers say \(px(y)) Å/px (PostProcess was given --angpix \(px(p)))",
-                why: "That is right when \(px(p)) Å/px is the calibrated true pixel size: the resolution, the B-factor and the header of postprocess.mrc are then in true Å.\(resolutionNote) But postprocess.mrc must not be used as a reference for Refine3D, Class3D or MultiBody with the particles at nominal \(px(y)) Å/px: relion_refine would stretch them to \(px(p)) Å/px and the next map would truly be \(px(p)) × \(px(p)) / \(px(y)) = \(fmt(p * p / y)) Å/px.",
+                why: "That is right when \(px(p)) Å/px is the calibrated true pixel size: the resolution, the B-factor and the header of postprocess.mrc are then in true Å.\(resolutionNote) But postprocess.mrc must not be used as a reference for Refine3D, Class3D or MultiBody with the particles at nominal \(px(y)) Å/px: relion_refine would stretch them to \(px(p)) Å/px and the next map would truly be \(px(p)) × \(px(p)) / \(px(y)) = \(formatFixed(p * p / y, decimals: 3)) Å/px.",
                 action: "Keep \(px(y)) Å/px everywhere in the refinement (STAR files, references, masks); use \(px(p)) Å/px only in PostProcess and for deposition. If \(px(p)) was not meant, rerun PostProcess without --angpix.",
                 values: ["postprocessPixelSize": p, "halfMapPixelSize": y]))
         }

@@ -118,13 +118,10 @@ func samePixelSize(_ a: Double, _ b: Double) -> Bool {
 
 /// A pixel size as printed in messages: three decimals, or more when needed to tell values apart.
 func px(_ value: Double) -> String {
-    let three = String(format: "%.3f", value)
-    if abs(Double(three)! - value) < 5e-5 { return three }
-    return String(format: "%.4f", value)
+    let three = formatFixed(value, decimals: 3)
+    if let shown = Double(three), abs(shown - value) < 5e-5 { return three }
+    return formatFixed(value, decimals: 4)
 }
-
-/// A number with a fixed number of decimals.
-func fmt(_ value: Double, _ decimals: Int = 3) -> String { String(format: "%.\(decimals)f", value) }
 
 /// A list of items for a message: all of them when few, else the first ones and how many more.
 func listed(_ items: [String], max: Int = 4) -> String {

@@ -1,6 +1,7 @@
 // "Nice" axis ticks (1, 2, 2.5, 5 × 10ⁿ steps), after Heckbert, "Nice numbers for graph labels",
 // Graphics Gems (1990), and the tick positions of a resolution axis (frequency in 1/Å, labels in Å).
 
+import AngpixCore
 import Foundation
 
 /// Tick positions and labels for one axis.
@@ -45,7 +46,7 @@ func resolutionTicks(_ lo: Double, _ hi: Double, count: Int = 6) -> AxisTicks {
     for f in base.values where f > 0 {
         let r = 1 / f
         values.append(f)
-        labels.append(r >= 100 ? String(format: "%.0f", r) : String(format: "%.1f", r))
+        labels.append(formatFixed(r, decimals: r >= 100 ? 0 : 1))
     }
     return AxisTicks(values: values, labels: labels)
 }

@@ -42,6 +42,18 @@ public enum HTMLDirectoryReport {
     /// The file name `angpix report DIR` writes inside DIR by default.
     public static let defaultFileName = "report.html"
 
+    /// Where `angpix report DIR` writes by default: DIR/report.html.
+    public static func defaultOutput(for directory: String) -> String {
+        (directory as NSString).appendingPathComponent(defaultFileName)
+    }
+
+    /// The page for the folder `directory` that will be written to `output`: the output file is
+    /// not one of the results, whether it exists yet or not.
+    public static func page(directory: String, title: String? = nil, writtenTo output: String) throws -> HTMLPage {
+        let inside = canonicalPath((output as NSString).deletingLastPathComponent) == canonicalPath(directory)
+        return try page(directory: directory, title: title, excluding: inside ? [(output as NSString).lastPathComponent] : [])
+    }
+
     /// The page for the folder `directory`. Files named `excluding` (for example the report being
     /// written) are ignored.
     public static func page(directory: String, title: String? = nil, excluding: [String] = []) throws -> HTMLPage {
@@ -273,7 +285,7 @@ public enum HTMLDirectoryReport {
     public static func formatNumber(_ d: Double) -> String {
         guard d.isFinite else { return d.isNaN ? "nan" : (d > 0 ? "inf" : "-inf") }
         if d == d.rounded() && abs(d) < 1e9 { return String(Int64(d)) }
-        return String(format: "%.6g", d)
+        return formatSignificant(d)
     }
 
     /// "pixelSize" → "Pixel size", "true_pixel_size" → "True pixel size", "rlnImagePixelSize" kept.

@@ -1,6 +1,7 @@
 // Text and number helpers for writing SVG (an XML dialect, W3C SVG 1.1): escaping of character
 // data and attribute values, and compact, locale-independent number formatting.
 
+import AngpixCore
 import Foundation
 
 /// Escapes text for use as XML character data or inside a double- or single-quoted attribute.
@@ -33,15 +34,13 @@ func svgNumber(_ value: Double) -> String {
     guard value.isFinite else { return "0" }
     let rounded = (value * 100).rounded() / 100
     if rounded == rounded.rounded() && abs(rounded) < 1e15 { return String(Int(rounded)) }
-    var s = String(format: "%.2f", rounded)
-    while s.hasSuffix("0") { s.removeLast() }
-    if s.hasSuffix(".") { s.removeLast() }
+    let s = formatTrimmed(rounded, decimals: 2)
     return s == "-0" ? "0" : s
 }
 
 /// Formats a tick label with `decimals` decimals (no exponent for ordinary plot ranges).
 func tickLabel(_ value: Double, decimals: Int) -> String {
     let v = abs(value) < 1e-12 ? 0 : value
-    if abs(v) >= 1e6 || (abs(v) < 1e-4 && v != 0) { return String(format: "%.2g", v) }
-    return String(format: "%.\(max(0, decimals))f", v)
+    if abs(v) >= 1e6 || (abs(v) < 1e-4 && v != 0) { return formatSignificant(v, digits: 2) }
+    return formatFixed(v, decimals: decimals)
 }

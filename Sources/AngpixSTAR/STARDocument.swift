@@ -59,7 +59,7 @@ public final class STARDocument: @unchecked Sendable {
     /// The document as STAR text.
     public func serialized() -> String {
         var sink = MemorySink()
-        try! STARWriter.write(blocks, to: &sink)
+        STARWriter.write(blocks, to: &sink)   // a memory sink cannot fail (Failure == Never)
         return String(decoding: sink.data, as: UTF8.self)
     }
 }

@@ -110,14 +110,13 @@ public enum STARUpgrade {
             }
         }
         let filled = isParticles && !infos.isEmpty && infos.allSatisfy { $0 != nil }
-        func fmt(_ x: Double) -> String { formatRelionDouble(x) }
         var labels = ["rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration", "rlnVoltage",
                       isParticles ? "rlnImagePixelSize" : "rlnMicrographPixelSize"]
         if filled { labels += ["rlnImageSize", "rlnImageDimensionality"] }
         var rows: [[String]] = []
         var groups: [OpticsGroup] = []
         for (g, k) in keys.enumerated() {
-            var row = [String(g + 1), "opticsGroup\(g + 1)", fmt(k.q0), fmt(k.cs), fmt(k.v), fmt(k.px)]
+            var row = [String(g + 1), "opticsGroup\(g + 1)", formatRelionNumber(k.q0), formatRelionNumber(k.cs), formatRelionNumber(k.v), formatRelionNumber(k.px)]
             if filled, let info = infos[g] { row += [String(info.size), String(info.dimensionality)] }
             rows.append(row)
             groups.append(OpticsGroup(number: g + 1, name: "opticsGroup\(g + 1)", imagePixelSize: k.px,
@@ -137,23 +136,16 @@ public enum STARUpgrade {
         for axis in ["X", "Y", "Z"] where out.has("rlnOrigin\(axis)") {
             let px = try table.doubles("rlnOrigin\(axis)")
             out.removeColumn("rlnOrigin\(axis)")
-            out.setColumn("rlnOrigin\(axis)Angst", (0..<n).map { fmt(px[$0] * pixel[$0]) })
+            out.setColumn("rlnOrigin\(axis)Angst", (0..<n).map { formatRelionNumber(px[$0] * pixel[$0]) })
         }
         for axis in ["X", "Y", "Z"] where out.has("rlnOrigin\(axis)Prior") {
             let px = try table.doubles("rlnOrigin\(axis)Prior")
             out.removeColumn("rlnOrigin\(axis)Prior")
-            out.setColumn("rlnOrigin\(axis)PriorAngst", (0..<n).map { fmt(px[$0] * pixel[$0]) })
+            out.setColumn("rlnOrigin\(axis)PriorAngst", (0..<n).map { formatRelionNumber(px[$0] * pixel[$0]) })
         }
         out.triviaRange = nil
         out.touch()
         return STARUpgradeResult(document: STARDocument(blocks: [optics, out]), optics: OpticsTable(groups: groups),
                                  isParticleFile: isParticles, stacksLookedUp: looked, filledImageSize: filled)
     }
-}
-
-/// A number as RELION writes it (`%12.6f`, or `%12.6e` for very small or large magnitudes), without padding.
-public func formatRelionDouble(_ x: Double) -> String {
-    let a = abs(x)
-    if a != 0 && (a < 0.001 || a >= 1e9) { return String(format: "%.6e", x) }
-    return String(format: "%.6f", x)
 }

@@ -82,19 +82,21 @@ struct ByteBuffer {
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 }
 
-/// Where serialized bytes go: a file being written atomically, or memory.
+/// Where serialized bytes go: a file being written atomically, or memory. `Failure` is what a
+/// write can throw (`Never` for memory, so that writing there needs no `try`).
 protocol STARSink {
-    mutating func write(_ bytes: UnsafeRawBufferPointer) throws
+    associatedtype Failure: Error
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws(Failure)
 }
 
 struct FileSink: STARSink {
     let writer: AtomicFileWriter
-    mutating func write(_ bytes: UnsafeRawBufferPointer) throws { try writer.write(bytes) }
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws(any Error) { try writer.write(bytes) }
 }
 
 struct MemorySink: STARSink {
     var data: [UInt8] = []
-    mutating func write(_ bytes: UnsafeRawBufferPointer) throws { data.append(contentsOf: bytes) }
+    mutating func write(_ bytes: UnsafeRawBufferPointer) throws(Never) { data.append(contentsOf: bytes) }
 }
 
 /// The text of a value as it must be written (quoted where STAR requires it).
@@ -194,7 +196,7 @@ struct TableCells {
 enum STARWriter {
     static let defaultTrivia = "\n# version 30001\n\n"
 
-    static func write<S: STARSink>(_ blocks: [STARBlock], to sink: inout S) throws {
+    static func write<S: STARSink>(_ blocks: [STARBlock], to sink: inout S) throws(S.Failure) {
         for block in blocks {
             if let raw = block.rawRange, let src = block.source {
                 try sink.write(src.bytes(raw))
@@ -242,7 +244,7 @@ enum STARWriter {
         }
     }
 
-    static func writeFormatted<S: STARSink>(_ block: STARBlock, to sink: inout S) throws {
+    static func writeFormatted<S: STARSink>(_ block: STARBlock, to sink: inout S) throws(S.Failure) {
         var head = ByteBuffer()
         defer { head.free() }
         if let t = block.triviaRange, let src = block.source, !t.isEmpty {
@@ -371,10 +373,10 @@ enum STARWriter {
                     cell.free()
                     (out.baseAddress! + k).initialize(to: b)
                 }
-                var failure: Error? = nil
+                var failure: S.Failure? = nil
                 for k in 0..<ranges.count {
                     if failure == nil {
-                        do { try sink.write(buffers[k].bytes) } catch { failure = error }
+                        do throws(S.Failure) { try sink.write(buffers[k].bytes) } catch { failure = error }
                     }
                     buffers[k].free()
                 }

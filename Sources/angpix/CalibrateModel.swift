@@ -65,7 +65,7 @@ struct CalibrateModelCommand: ParsableCommand {
                                policy: OutputPolicy(overwrite: force, inputs: [map, model]))
         }
         if json { try printJSON(result); return }
-        var extra = ["overall B:       \(String(format: "%.1f", result.overallBFactor ?? 0)) Å²",
+        var extra = ["overall B:       \(formatFixed(result.overallBFactor ?? 0, decimals: 1)) Å²",
                      "atoms:           \(result.atoms ?? 0)"]
         if let r = result.rotation, let angle = result.rotationAngle {
             extra.append(String(format: "rotation:        %.2f° (rotation vector %.2f %.2f %.2f °, about the model's centroid)", angle, r[0], r[1], r[2]))

@@ -5,7 +5,6 @@ import ArgumentParser
 import Foundation
 import AngpixCore
 import AngpixProjectCheck
-import AngpixReport
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,69 +61,13 @@ struct CheckCommand: ParsableCommand {
         let result = try ProjectChecker.check(inputs)
         if let report {
             let inputsUsed = [star, reference, mask, postprocess].compactMap { $0 }
-            try checkReportPage(result).write(to: report, policy: OutputPolicy(overwrite: force, inputs: inputsUsed))
+            try result.htmlPage().write(to: report, policy: OutputPolicy(overwrite: force, inputs: inputsUsed))
         }
         if json {
             try printJSON(result)
         } else {
-            print(formatCheckReport(result), terminator: "")
+            print(result.text, terminator: "")
         }
         if result.serious { throw ExitCode(1) }
     }
-}
-
-/// The findings as text for a terminal: one block per finding, wrapped to 100 columns.
-func formatCheckReport(_ report: ProjectCheckReport) -> String {
-    var out = ""
-    for line in report.checked { out += wrap("checked \(line)", indent: "    ") }
-    if !report.checked.isEmpty { out += "\n" }
-    for f in report.findings {
-        out += wrap("\(f.severity.rawValue.uppercased()) [\(f.code.rawValue)] \(f.problem)", indent: "  ")
-        out += wrap(f.files.joined(separator: ", "), prefix: "  files: ", indent: "         ")
-        out += wrap(f.why, prefix: "  why:   ", indent: "         ")
-        out += wrap(f.action, prefix: "  do:    ", indent: "         ")
-        out += "\n"
-    }
-    let e = report.count(.error), w = report.count(.warning), i = report.count(.info)
-    if report.findings.isEmpty {
-        out += "No pixel-size problems found.\n"
-    } else {
-        out += "\(e) error\(e == 1 ? "" : "s"), \(w) warning\(w == 1 ? "" : "s"), \(i) note\(i == 1 ? "" : "s")"
-        out += report.serious ? ": something serious was found (exit status 1).\n" : ": nothing serious.\n"
-    }
-    return out
-}
-
-/// Wraps `text` at word boundaries to `width` columns; continuation lines start with `indent`.
-func wrap(_ text: String, prefix: String = "", width: Int = 100, indent: String) -> String {
-    var lines: [String] = []
-    var current = prefix
-    for word in text.split(separator: " ") {
-        if current.count > prefix.count && current.count + 1 + word.count > width {
-            lines.append(current)
-            current = indent + word
-        } else {
-            current += (current.count > prefix.count ? " " : "") + word
-        }
-    }
-    lines.append(current)
-    return lines.joined(separator: "\n") + "\n"
-}
-
-/// The HTML page of a check: what was looked at, then one coloured box per finding.
-func checkReportPage(_ report: ProjectCheckReport) throws -> HTMLPage {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    var value = try parseHTMLJSON(try encoder.encode(report))
-    if case .object(var members) = value {
-        members.removeAll { $0.key == "serious" }
-        members.insert(HTMLJSONMember("title", .string("Project check")), at: 0)
-        let e = report.count(.error), w = report.count(.warning)
-        members.insert(HTMLJSONMember("summary", .string(report.findings.isEmpty ? "No pixel-size problems found."
-            : "\(e) error\(e == 1 ? "" : "s") and \(w) warning\(w == 1 ? "" : "s"): \(report.serious ? "something serious was found." : "nothing serious.")")), at: 1)
-        value = .object(members)
-    }
-    return HTMLPage(title: "angpix check", subtitle: report.checked.first,
-                    sections: [HTMLDirectoryReport.section(from: value, name: "check")],
-                    footer: "Made by angpix check.")
 }

@@ -13,6 +13,7 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
+import AngpixReport
 import AngpixSTAR
 import AngpixOptics
 
@@ -123,7 +124,7 @@ func demoJoinDatasets(_ c: DemoContext) throws {
     dataset2's rlnOpticsGroup was renumbered to 2, so each particle keeps its own pixel size and box.
     Refine with a reference at the first group's pixel size and box (1.0 Å/px, 140), or use --trust_ref_size.
     """)
-    c.overview.append(["Joining datasets (JoinStar)", optics.groups.map { "group \($0.number) \($0.name): \(String(format: "%.2f", $0.imagePixelSize)) Å/px, box \($0.imageSize)" }.joined(separator: "; ")])
+    c.overview.append(["Joining datasets (JoinStar)", optics.groups.map { "group \($0.number) \($0.name): \(formatFixed($0.imagePixelSize, decimals: 2)) Å/px, box \($0.imageSize)" }.joined(separator: "; ")])
     // The trap RELION does not catch: the same group name with different optics.
     let clash = try c.path("Dataset2_samename.star")
     try c.writeText(demoDataset(name: "dataset1", pixelSize: 1.1, box: 128, particles: 4), "Dataset2_samename.star")
@@ -137,7 +138,7 @@ func demoJoinDatasets(_ c: DemoContext) throws {
     }
     // The section of the report.
     let rows = optics.groups.enumerated().map { i, g in
-        [String(g.number), g.name, String(format: "%.3f", g.imagePixelSize), String(g.imageSize), String(counts[i])]
+        [String(g.number), g.name, formatFixed(g.imagePixelSize, decimals: 3), String(g.imageSize), String(counts[i])]
     }
     let mapping = result.groups.map { [($0.file as NSString).lastPathComponent, String($0.oldNumber), $0.oldName, String($0.newNumber), $0.newName] }
     try c.writeJSON(DemoSection(

@@ -28,8 +28,6 @@ enum DemoMaps {
         var postprocessMap: String?
     }
 
-    private static func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
-
     static func run(_ c: DemoContext) throws -> Project {
         let n = box
         let project = try c.path("project")
@@ -37,7 +35,7 @@ enum DemoMaps {
 
         // 1. The model, and its map at the true pixel size (the voxel grid starts at 0 Å).
         let centre = SIMD3<Double>(repeating: Double(n / 2) * truePixelSize)
-        let atoms = DemoModel.helixBundle(centre: centre)
+        let atoms = IdealHelixBundle.atoms(centre: centre)
         let grid = MapGrid(nx: n, ny: n, nz: n, pixelSize: truePixelSize)
         let truth = try ModelMap.simulate(atoms: atoms, grid: grid, settings: ModelMapSettings(overallBFactor: 40))
         var pdb = "REMARK   angpix demo: four-helix bundle of ideal alpha-helices (built in)\n"
@@ -95,7 +93,7 @@ enum DemoMaps {
         let optics = STARBlock(name: "optics", labels: [
             "rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration", "rlnVoltage",
             "rlnImagePixelSize", "rlnImageSize", "rlnImageDimensionality",
-        ], rows: [["1", "opticsGroup1", "0.100000", "2.700000", "300.000000", f(nominalPixelSize, 6), String(n), "2"]])
+        ], rows: [["1", "opticsGroup1", "0.100000", "2.700000", "300.000000", formatFixed(nominalPixelSize, decimals: 6), String(n), "2"]])
         let particles = STARBlock(name: "particles", labels: [
             "rlnImageName", "rlnMicrographName", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle", "rlnAngleRot",
             "rlnAngleTilt", "rlnAnglePsi", "rlnOriginXAngst", "rlnOriginYAngst", "rlnOpticsGroup",
@@ -114,26 +112,26 @@ enum DemoMaps {
         let calibrated = (calibration.pixelSize * 1000).rounded() / 1000
         var plot = LinePlot(title: "Map against the model: correlation vs pixel size", xLabel: "pixel size (Å)", yLabel: "correlation",
                             series: [PlotSeries(name: "correlation (map at 3.5 Å)", points: calibration.curve.map { ($0.pixelSize, $0.score) }, colour: "#1f77b4", lineWidth: 2)])
-        plot.markers = [PlotMarker(x: calibration.pixelSize, label: "best \(f(calibration.pixelSize, 4)) Å", colour: "#d62728"),
-                        PlotMarker(x: nominalPixelSize, label: "header \(f(nominalPixelSize, 2)) Å"),
-                        PlotMarker(x: truePixelSize, label: "truth \(f(truePixelSize, 2)) Å", colour: "#2ca02c")]
+        plot.markers = [PlotMarker(x: calibration.pixelSize, label: "best \(formatFixed(calibration.pixelSize, decimals: 4)) Å", colour: "#d62728"),
+                        PlotMarker(x: nominalPixelSize, label: "header \(formatFixed(nominalPixelSize, decimals: 2)) Å"),
+                        PlotMarker(x: truePixelSize, label: "truth \(formatFixed(truePixelSize, decimals: 2)) Å", colour: "#2ca02c")]
         try c.writeText(plot.svg(), "05-calibration.svg")
-        let curveRows = calibration.curve.map { [f($0.pixelSize, 4), f($0.scale, 4), f($0.score, 4)] }
+        let curveRows = calibration.curve.map { [formatFixed($0.pixelSize, decimals: 4), formatFixed($0.scale, decimals: 4), formatFixed($0.score, decimals: 4)] }
         try c.writeJSON(DemoSection(
             title: "A map calibrated against an atomic model",
-            summary: ["The built-in model (a bundle of four ideal α-helices, \(atoms.count) atoms: project/model/bundle.pdb) was turned into a map at its true pixel size, \(f(truePixelSize, 2)) Å/px, and two half maps with independent noise were written with the header of the refinement, \(f(nominalPixelSize, 2)) Å/px (project/Refine3D/job010).",
-                      "angpix calibrate model finds \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px (correlation \(f(calibration.score, 3)) at \(f(calibration.resolution, 1)) Å, in \(f(seconds, 1)) s): the header is \(f(100 * (nominalPixelSize / calibration.pixelSize - 1), 1)) % too large.",
+            summary: ["The built-in model (a bundle of four ideal α-helices, \(atoms.count) atoms: project/model/bundle.pdb) was turned into a map at its true pixel size, \(formatFixed(truePixelSize, decimals: 2)) Å/px, and two half maps with independent noise were written with the header of the refinement, \(formatFixed(nominalPixelSize, decimals: 2)) Å/px (project/Refine3D/job010).",
+                      "angpix calibrate model finds \(formatFixed(calibration.pixelSize, decimals: 4)) ± \(formatFixed(calibration.uncertainty, decimals: 4)) Å/px (correlation \(formatFixed(calibration.score, decimals: 3)) at \(formatFixed(calibration.resolution, decimals: 1)) Å, in \(formatFixed(seconds, decimals: 1)) s): the header is \(formatFixed(100 * (nominalPixelSize / calibration.pixelSize - 1), decimals: 1)) % too large.",
                       "The reference text warns: a model refined against this same map may be biased towards the pixel size the map had during refinement."],
             tables: [ReportTable(title: "Score curve", columns: ["pixel size (Å)", "scale", "correlation"], rows: curveRows)],
             plots: ["05-calibration.svg"],
             values: ["pixelSize": calibration.pixelSize, "uncertainty": calibration.uncertainty, "score": calibration.score,
                      "headerPixelSize": nominalPixelSize, "truePixelSize": truePixelSize, "seconds": seconds]), "05-calibration.json")
-        c.say("Map simulated at \(f(truePixelSize, 2)) Å/px from the built-in model, labelled \(f(nominalPixelSize, 2)); calibrated against the model: \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px")
-        c.overview.append(["Calibration against a model", "map labelled \(f(nominalPixelSize, 2)) Å/px, truly \(f(truePixelSize, 2)): found \(f(calibration.pixelSize, 4)) ± \(f(calibration.uncertainty, 4)) Å/px"])
+        c.say("Map simulated at \(formatFixed(truePixelSize, decimals: 2)) Å/px from the built-in model, labelled \(formatFixed(nominalPixelSize, decimals: 2)); calibrated against the model: \(formatFixed(calibration.pixelSize, decimals: 4)) ± \(formatFixed(calibration.uncertainty, decimals: 4)) Å/px")
+        c.overview.append(["Calibration against a model", "map labelled \(formatFixed(nominalPixelSize, decimals: 2)) Å/px, truly \(formatFixed(truePixelSize, decimals: 2)): found \(formatFixed(calibration.pixelSize, decimals: 4)) ± \(formatFixed(calibration.uncertainty, decimals: 4)) Å/px"])
 
         // 4. The header corrected (a copy for model building and deposition; the refinement keeps
         //    the nominal pixel size), and PostProcess at the corrected pixel size.
-        let corrected = try c.path("project/Refine3D/job010/run_class001_angpix\(f(calibrated)).mrc")
+        let corrected = try c.path("project/Refine3D/job010/run_class001_angpix\(formatFixed(calibrated, decimals: 3)).mrc")
         try MRCFile.rewriteHeader(input: refineMap, output: corrected, policy: c.policy) { $0.setPixelSize(calibrated) }
         var ppOptions = PostprocessOptions()
         ppOptions.pixelSize = calibrated
@@ -144,25 +142,25 @@ enum DemoMaps {
         let ppNominal = try Postprocessor.run(half1: h1, half2: h2, mask: mask, options: nominalOptions)
         let ppDir = try c.path("project/PostProcess/job011")
         let files = try pp.write(to: ppDir, inputs: PostprocessInputNames(half1: rel(h1), half2: rel(h2), mask: rel(mask)),
-                                 commandLine: "angpix postprocess \(rel(h1)) \(rel(h2)) --mask \(rel(mask)) --angpix \(f(calibrated)) --auto-bfactor -o PostProcess/job011",
+                                 commandLine: "angpix postprocess \(rel(h1)) \(rel(h2)) --mask \(rel(mask)) --angpix \(formatFixed(calibrated, decimals: 3)) --auto-bfactor -o PostProcess/job011",
                                  policy: c.policy)
         // The plots `angpix postprocess --plot` writes, in the job folder and in the report.
-        let plots = try writePostprocessPlots(pp, directory: ppDir, policy: c.policy)
+        let plots = try pp.writePlots(directory: ppDir, policy: c.policy)
         for (plot, name) in zip(plots, ["06-postprocess-fsc.svg", "06-postprocess-guinier.svg"]) {
             try c.writeText(try String(contentsOfFile: plot, encoding: .utf8), name)
         }
         try c.writeJSON(DemoSection(
             title: "PostProcess at the corrected pixel size",
-            summary: ["The refinement keeps \(f(nominalPixelSize, 2)) Å/px (its CTF parameters are consistent with it). The calibrated pixel size goes into the header of a copy of the map (\(rel(corrected))) and into PostProcess: angpix postprocess … --angpix \(f(calibrated)) (\(rel(files.star))).",
-                      "Final resolution \(f(pp.finalResolution, 2)) Å at \(f(calibrated)) Å/px (at the header's \(f(nominalPixelSize, 2)) Å/px it would read \(f(ppNominal.finalResolution, 2)) Å); B-factor \(f(pp.bFactor, 1)) Å² (\(f(ppNominal.bFactor, 1)) Å² at \(f(nominalPixelSize, 2)) Å/px)."],
+            summary: ["The refinement keeps \(formatFixed(nominalPixelSize, decimals: 2)) Å/px (its CTF parameters are consistent with it). The calibrated pixel size goes into the header of a copy of the map (\(rel(corrected))) and into PostProcess: angpix postprocess … --angpix \(formatFixed(calibrated, decimals: 3)) (\(rel(files.star))).",
+                      "Final resolution \(formatFixed(pp.finalResolution, decimals: 2)) Å at \(formatFixed(calibrated, decimals: 3)) Å/px (at the header's \(formatFixed(nominalPixelSize, decimals: 2)) Å/px it would read \(formatFixed(ppNominal.finalResolution, decimals: 2)) Å); B-factor \(formatFixed(pp.bFactor, decimals: 1)) Å² (\(formatFixed(ppNominal.bFactor, decimals: 1)) Å² at \(formatFixed(nominalPixelSize, decimals: 2)) Å/px)."],
             tables: [ReportTable(title: "PostProcess at two pixel sizes", columns: ["pixel size (Å)", "final resolution (Å)", "B-factor (Å²)", "postprocess.mrc header (Å/px)"],
-                                 rows: [[f(nominalPixelSize), f(ppNominal.finalResolution, 2), f(ppNominal.bFactor, 1), f(ppNominal.pixelSize)],
-                                        [f(calibrated), f(pp.finalResolution, 2), f(pp.bFactor, 1), f(pp.map.pixelSize)]])],
+                                 rows: [[formatFixed(nominalPixelSize, decimals: 3), formatFixed(ppNominal.finalResolution, decimals: 2), formatFixed(ppNominal.bFactor, decimals: 1), formatFixed(ppNominal.pixelSize, decimals: 3)],
+                                        [formatFixed(calibrated, decimals: 3), formatFixed(pp.finalResolution, decimals: 2), formatFixed(pp.bFactor, decimals: 1), formatFixed(pp.map.pixelSize, decimals: 3)]])],
             plots: ["06-postprocess-fsc.svg", "06-postprocess-guinier.svg"],
-            notes: ["postprocess.mrc now says \(f(calibrated)) Å/px: never use it as a reference for Refine3D/Class3D with these particles (next section)."]),
+            notes: ["postprocess.mrc now says \(formatFixed(calibrated, decimals: 3)) Å/px: never use it as a reference for Refine3D/Class3D with these particles (next section)."]),
             "06-postprocess.json")
-        c.say("Header corrected to \(f(calibrated)) Å/px; PostProcess at \(f(calibrated)) Å/px: final resolution \(f(pp.finalResolution, 2)) Å (\(f(ppNominal.finalResolution, 2)) Å at the header's \(f(nominalPixelSize, 2)))")
-        c.overview.append(["PostProcess at the corrected pixel size", "\(f(pp.finalResolution, 2)) Å at \(f(calibrated)) Å/px (\(f(ppNominal.finalResolution, 2)) Å at \(f(nominalPixelSize, 2)))"])
+        c.say("Header corrected to \(formatFixed(calibrated, decimals: 3)) Å/px; PostProcess at \(formatFixed(calibrated, decimals: 3)) Å/px: final resolution \(formatFixed(pp.finalResolution, decimals: 2)) Å (\(formatFixed(ppNominal.finalResolution, decimals: 2)) Å at the header's \(formatFixed(nominalPixelSize, decimals: 2)))")
+        c.overview.append(["PostProcess at the corrected pixel size", "\(formatFixed(pp.finalResolution, decimals: 2)) Å at \(formatFixed(calibrated, decimals: 3)) Å/px (\(formatFixed(ppNominal.finalResolution, decimals: 2)) Å at \(formatFixed(nominalPixelSize, decimals: 2)))"])
         return Project(star: star, refineMap: refineMap, mask: mask, postprocessStar: files.star, postprocessMap: files.map)
     }
 }

@@ -56,7 +56,6 @@ struct DemoSection: Encodable {
     var values: [String: Double]? = nil
 }
 
-private func f(_ v: Double, _ d: Int = 3) -> String { String(format: "%.\(d)f", v) }
 
 enum DemoWalkthrough {
     /// Writes 00-overview.json (the key number of each section) and the HTML report of the folder.
@@ -65,14 +64,14 @@ enum DemoWalkthrough {
         try c.writeJSON(DemoSection(
             title: "angpix demo: the pixel-size problems of a RELION project",
             summary: ["This folder was written by `angpix demo` from data generated on the fly (nothing downloaded), following RELION's \"Pixel size issues\" page: \(FileManager.default.fileExists(atPath: (c.out as NSString).appendingPathComponent("01-join.json")) ? "datasets at two pixel sizes joined, " : "")the CTF at a wrong pixel size, the true pixel size from Z40, pixel sizes through optics groups, a map calibrated against a model, PostProcess at the corrected pixel size, and angpix check on the resulting mini-project (project/).",
-                      "Each section below has the numbers behind its plots; the raw values of each result file are folded under \"All values\". Made in \(f(seconds, 1)) s."],
+                      "Each section below has the numbers behind its plots; the raw values of each result file are folded under \"All values\". Made in \(formatFixed(seconds, decimals: 1)) s."],
             tables: [ReportTable(title: "What each section found", columns: ["section", "result"], rows: c.overview)]),
             "00-overview.json")
         let reportPath = try c.path(HTMLDirectoryReport.defaultFileName)
         let page = try HTMLDirectoryReport.page(directory: c.out, title: "angpix demo", excluding: [HTMLDirectoryReport.defaultFileName])
         try page.write(to: reportPath, policy: c.policy)
         c.say("")
-        c.say("Wrote \(c.out) (result files, plots and the mini-project) in \(f(seconds, 1)) s; open \(reportPath) in a browser.")
+        c.say("Wrote \(c.out) (result files, plots and the mini-project) in \(formatFixed(seconds, decimals: 1)) s; open \(reportPath) in a browser.")
     }
 
     // MARK: CTF at a wrong pixel size (reference text: "Cs and the error in the pixel size")
@@ -84,16 +83,16 @@ enum DemoWalkthrough {
         try c.writeJSON(CtfSimulationReport.JSONOutput(r, phaseTolerance: PixelSizeErrorSimulation.referenceCase.phaseTolerance,
                                                       plot: "02-ctf.svg"), "02-ctf.json")
         let d = r.fit(.defocus), dc = r.fit(.defocusAndCs)
-        c.say("CTF at a wrong pixel size (truly \(f(r.trueAngpix, 2)) Å/px, believed \(f(r.nominalAngpix, 2)); defocus \(f(r.defocus, 0)) Å, Cs \(f(r.sphericalAberration, 1)) mm)")
+        c.say("CTF at a wrong pixel size (truly \(formatFixed(r.trueAngpix, decimals: 2)) Å/px, believed \(formatFixed(r.nominalAngpix, decimals: 2)); defocus \(formatFixed(r.defocus, decimals: 0)) Å, Cs \(formatFixed(r.sphericalAberration, decimals: 1)) mm)")
         if let d {
-            c.say("   fit of the defocus:        \(f(d.defocus, 0)) Å; in phase to \(d.phase.holdsTo.map { f($0.resolution, 2) + " Å" } ?? "Nyquist")"
-                  + (d.phase.backInPhase.first.map { ", back in phase at \(f($0.resolution, 2)) Å (the FSC bump)" } ?? ""))
+            c.say("   fit of the defocus:        \(formatFixed(d.defocus, decimals: 0)) Å; in phase to \(d.phase.holdsTo.map { formatFixed($0.resolution, decimals: 2) + " Å" } ?? "Nyquist")"
+                  + (d.phase.backInPhase.first.map { ", back in phase at \(formatFixed($0.resolution, decimals: 2)) Å (the FSC bump)" } ?? ""))
         }
         if let dc {
-            c.say("   fit of defocus and Cs:     \(f(dc.defocus, 1)) Å and \(f(dc.sphericalAberration, 3)) mm (exact: \(f(r.exactDefocus, 1)) Å, \(f(r.exactSphericalAberration, 3)) mm)")
+            c.say("   fit of defocus and Cs:     \(formatFixed(dc.defocus, decimals: 1)) Å and \(formatFixed(dc.sphericalAberration, decimals: 3)) mm (exact: \(formatFixed(r.exactDefocus, decimals: 1)) Å, \(formatFixed(r.exactSphericalAberration, decimals: 3)) mm)")
         }
         c.overview.append(["CTF at a wrong pixel size",
-                           "defocus alone: \(d.map { f($0.defocus, 0) } ?? "-") Å, in phase to \(d?.phase.holdsTo.map { f($0.resolution, 1) } ?? "-") Å; defocus+Cs: \(dc.map { f($0.defocus, 1) } ?? "-") Å, \(dc.map { f($0.sphericalAberration, 3) } ?? "-") mm"])
+                           "defocus alone: \(d.map { formatFixed($0.defocus, decimals: 0) } ?? "-") Å, in phase to \(d?.phase.holdsTo.map { formatFixed($0.resolution, decimals: 1) } ?? "-") Å; defocus+Cs: \(dc.map { formatFixed($0.defocus, decimals: 1) } ?? "-") Å, \(dc.map { formatFixed($0.sphericalAberration, decimals: 3) } ?? "-") mm"])
         return r
     }
 
@@ -108,27 +107,22 @@ enum DemoWalkthrough {
         let optics = STARBlock(name: "optics", labels: [
             "rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration", "rlnVoltage",
             "rlnImagePixelSize", "rlnImageSize", "rlnImageDimensionality", "rlnEvenZernike",
-        ], rows: [["1", "k3_0.54", "0.100000", f(r.sphericalAberration, 6), f(r.voltage, 6), f(r.nominalAngpix, 6), "360", "2",
-                   "[0,0,0,0,0,0,\(String(format: "%.8g", z40))]"]])
+        ], rows: [["1", "k3_0.54", "0.100000", formatFixed(r.sphericalAberration, decimals: 6), formatFixed(r.voltage, decimals: 6), formatFixed(r.nominalAngpix, decimals: 6), "360", "2",
+                   "[0,0,0,0,0,0,\(formatSignificant(z40, digits: 8))]"]])
         let particles = STARBlock(name: "particles", labels: ["rlnImageName", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle", "rlnOpticsGroup"],
-                                  rows: (1...3).map { ["\(String(format: "%06d", $0))@Extract/job007/Movies/mic001.mrcs", f(fit.defocus, 6), f(fit.defocus, 6), "0.000000", "1"] })
+                                  rows: (1...3).map { ["\(String(format: "%06d", $0))@Extract/job007/Movies/mic001.mrcs", formatFixed(fit.defocus, decimals: 6), formatFixed(fit.defocus, decimals: 6), "0.000000", "1"] })
         try STARDocument(blocks: [optics, particles]).write(to: star, policy: c.policy)
         let table = try OpticsTable(block: try STARDocument(path: star).block("optics")!, file: star)
         let results = try ZernikeCalibration.calibrate(table: table, csTrue: r.sphericalAberration, file: star)
         guard let g = results.first, let truePx = g.truePixelSize, let apparent = g.csApparent else { return }
-        let note = "These pixel sizes are right only if Cs_true (\(r.sphericalAberration) mm) and the voltage (\(f(r.voltage, 0)) kV) are right."
-        let rows = results.map { x in
-            [String(x.opticsGroup), x.name, f(x.nominalPixelSize, 4), x.z40.map { String(format: "%.4g", $0) } ?? "-",
-             x.csApparent.map { f($0, 4) } ?? "-", x.truePixelSize.map { f($0, 4) } ?? "-", x.problem ?? ""]
-        }
-        try c.writeJSON(CalibrateZernikeCommand.Output(
-            summary: ["CtfRefine (\"Estimate 4th order aberrations\") keeps rlnSphericalAberration = \(f(r.sphericalAberration, 1)) mm and absorbs the pixel-size error into Z40 = \(String(format: "%.4g", z40)), the 7th rlnEvenZernike number of project/CtfRefine/job013/particles_ctf_refine.star.",
-                      "Cs_apparent = Cs_nominal + 12·Z40·10⁻⁷/(πλ³) = \(f(apparent, 3)) mm; true pixel size = \(f(r.nominalAngpix, 2)) × (\(f(r.sphericalAberration, 1)) / \(f(apparent, 3)))^¼ = \(f(truePx, 4)) Å/px (the simulation's truth: \(f(r.trueAngpix, 2))).",
+        let note = "These pixel sizes are right only if Cs_true (\(r.sphericalAberration) mm) and the voltage (\(formatFixed(r.voltage, decimals: 0)) kV) are right."
+        try c.writeJSON(ZernikeCalibrationReport(
+            summary: ["CtfRefine (\"Estimate 4th order aberrations\") keeps rlnSphericalAberration = \(formatFixed(r.sphericalAberration, decimals: 1)) mm and absorbs the pixel-size error into Z40 = \(formatSignificant(z40, digits: 4)), the 7th rlnEvenZernike number of project/CtfRefine/job013/particles_ctf_refine.star.",
+                      "Cs_apparent = Cs_nominal + 12·Z40·10⁻⁷/(πλ³) = \(formatFixed(apparent, decimals: 3)) mm; true pixel size = \(formatFixed(r.nominalAngpix, decimals: 2)) × (\(formatFixed(r.sphericalAberration, decimals: 1)) / \(formatFixed(apparent, decimals: 3)))^¼ = \(formatFixed(truePx, decimals: 4)) Å/px (the simulation's truth: \(formatFixed(r.trueAngpix, decimals: 2))).",
                       note],
-            tables: [ReportTable(title: "Optics groups", columns: ["group", "name", "nominal (Å/px)", "Z40", "Cs apparent (mm)", "true (Å/px)", "problem"], rows: rows)],
             file: star, csTrue: r.sphericalAberration, groups: results, note: note), "03-z40.json")
-        c.say("True pixel size from Z40: Z40 = \(String(format: "%.4g", z40)) → Cs apparent \(f(apparent, 3)) mm → \(f(truePx, 4)) Å/px (truth \(f(r.trueAngpix, 2)))")
-        c.overview.append(["True pixel size from Z40", "Z40 \(String(format: "%.4g", z40)), Cs apparent \(f(apparent, 3)) mm: \(f(truePx, 4)) Å/px (truth \(f(r.trueAngpix, 2)))"])
+        c.say("True pixel size from Z40: Z40 = \(formatSignificant(z40, digits: 4)) → Cs apparent \(formatFixed(apparent, decimals: 3)) mm → \(formatFixed(truePx, decimals: 4)) Å/px (truth \(formatFixed(r.trueAngpix, decimals: 2)))")
+        c.overview.append(["True pixel size from Z40", "Z40 \(formatSignificant(z40, digits: 4)), Cs apparent \(formatFixed(apparent, decimals: 3)) mm: \(formatFixed(truePx, decimals: 4)) Å/px (truth \(formatFixed(r.trueAngpix, decimals: 2)))"])
     }
 
     // MARK: Effective pixel sizes through optics groups (reference text: "Multiple optics groups")
@@ -145,7 +139,7 @@ enum DemoWalkthrough {
             "rlnOpticsGroup", "rlnOpticsGroupName", "rlnAmplitudeContrast", "rlnSphericalAberration", "rlnVoltage",
             "rlnImagePixelSize", "rlnImageSize", "rlnImageDimensionality", "rlnMagMat00", "rlnMagMat01", "rlnMagMat10", "rlnMagMat11",
         ], rows: zip(groups, mags).map { g, m in
-            [String(g.0), g.1, "0.100000", "2.700000", "300.000000", f(g.2, 6), "200", "2", f(m, 6), "0.000000", "0.000000", f(m, 6)]
+            [String(g.0), g.1, "0.100000", "2.700000", "300.000000", formatFixed(g.2, decimals: 6), "200", "2", formatFixed(m, decimals: 6), "0.000000", "0.000000", formatFixed(m, decimals: 6)]
         })
         let particles = STARBlock(name: "particles", labels: ["rlnImageName", "rlnOpticsGroup"],
                                   rows: [["000001@Extract/job007/Movies/a.mrcs", "1"], ["000001@Extract/job008/Movies/b.mrcs", "2"]])
@@ -153,12 +147,12 @@ enum DemoWalkthrough {
         let table = try OpticsTable(block: try STARDocument(path: star).block("optics")!, file: star)
         let result = try OpticsTrace.trace(groups: table.groups.map(TraceGroupInput.init), referencePixelSize: h,
                                            anchor: .group(1, 1.00), file: star)
-        try c.writeJSON(OpticsTraceCommand.JSONOutput(result), "04-optics-trace.json")
+        try c.writeJSON(OpticsTraceReport(result), "04-optics-trace.json")
         let g2 = result.groups[1]
-        c.say("Optics groups at 1.00 and 0.95 Å/px (truly 1.00 and 0.90), reference 1.00 Å/px: rlnMagMat \(f(result.groups[0].magnification, 4)) and \(f(g2.magnification, 4));")
-        c.say("   trusting group 1 at 1.00 Å/px: map \(f(result.mapTruePixelSize ?? 0, 3)) Å/px, group 2 \(f(g2.truePixelSize ?? 0, 3)) Å/px (not 0.95/\(f(g2.magnification, 3)) = \(f(g2.naivePixelSize, 4)))")
+        c.say("Optics groups at 1.00 and 0.95 Å/px (truly 1.00 and 0.90), reference 1.00 Å/px: rlnMagMat \(formatFixed(result.groups[0].magnification, decimals: 4)) and \(formatFixed(g2.magnification, decimals: 4));")
+        c.say("   trusting group 1 at 1.00 Å/px: map \(formatFixed(result.mapTruePixelSize ?? 0, decimals: 3)) Å/px, group 2 \(formatFixed(g2.truePixelSize ?? 0, decimals: 3)) Å/px (not 0.95/\(formatFixed(g2.magnification, decimals: 3)) = \(formatFixed(g2.naivePixelSize, decimals: 4)))")
         c.overview.append(["Pixel sizes through optics groups",
-                           "rlnMagMat \(f(result.groups[0].magnification, 4)) and \(f(g2.magnification, 4)); map \(f(result.mapTruePixelSize ?? 0, 3)) Å/px, group 2 \(f(g2.truePixelSize ?? 0, 3)) Å/px"])
+                           "rlnMagMat \(formatFixed(result.groups[0].magnification, decimals: 4)) and \(formatFixed(g2.magnification, decimals: 4)); map \(formatFixed(result.mapTruePixelSize ?? 0, decimals: 3)) Å/px, group 2 \(formatFixed(g2.truePixelSize ?? 0, decimals: 3)) Å/px"])
     }
 
     // MARK: angpix check on the mini-project

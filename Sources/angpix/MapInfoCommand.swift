@@ -1,5 +1,5 @@
 // `angpix map info FILE [--json]`: the MRC2014 header, voxel size, statistics of the data and the
-// validation problems found (see MRC/MRCValidation.swift for the checks).
+// validation problems found (AngpixMRC: MRCFileDescription; MRCValidation.swift for the checks).
 
 import ArgumentParser
 import Foundation
@@ -29,7 +29,7 @@ struct MapInfoCommand: ParsableCommand {
 
     func run() throws {
         let v = try MRCValidator.validate(path: file)
-        let info = MapInfo(v)
+        let info = MRCFileDescription(v)
         if json {
             try printJSON(info)
         } else {
@@ -41,125 +41,3 @@ struct MapInfoCommand: ParsableCommand {
         }
     }
 }
-
-/// What `map info` reports, as JSON or text.
-struct MapInfo: Encodable {
-    struct Header: Encodable {
-        var nx: Int, ny: Int, nz: Int
-        var mode: Int32
-        var modeName: String?
-        var byteOrder: String
-        var machineStamp: String
-        var nxstart: Int, nystart: Int, nzstart: Int
-        var mx: Int, my: Int, mz: Int
-        var cella: [Float], cellb: [Float]
-        var mapc: Int, mapr: Int, maps: Int
-        var dmin: Float, dmax: Float, dmean: Float, rms: Float
-        var ispg: Int
-        var nsymbt: Int
-        var exttyp: String
-        var nversion: Int
-        var origin: [Float]
-        var hasMapWord: Bool
-        var labels: [String]
-        var imodStamp: Int32, imodFlags: Int32
-    }
-    struct Stats: Encodable {
-        var min: Double, max: Double, mean: Double, rms: Double
-        var finiteCount: Int, nonFiniteCount: Int
-    }
-    var file: String
-    var fileSize: Int
-    var kind: String?
-    var pixelSize: Double?
-    var voxelSize: [Double]?
-    var header: Header?
-    /// The map's size along x, y, z as angpix reads it (NX NY NZ permuted by MAPC MAPR MAPS).
-    var mapSize: [Int]?
-    /// How the voxels are laid out, e.g. "standard (columns x, rows y, sections z)".
-    var axisOrder: String?
-    /// For mode 0: whether the bytes were read as signed or unsigned, and why.
-    var byteInterpretation: String?
-    var statistics: Stats?
-    var valid: Bool
-    var problems: [MRCProblem]
-
-    init(_ v: MRCValidation) {
-        file = v.path
-        fileSize = v.fileSize
-        valid = v.isValid
-        problems = v.problems
-        if let h = v.header {
-            kind = h.isVolumeStack ? "volume stack" : h.isImageStack ? "image stack" : h.nz == 1 ? "image"
-                : h.isRelionStyleVolume ? "volume (ISPG 0, as RELION writes volumes)" : "volume"
-            pixelSize = h.pixelSize
-            voxelSize = [h.voxelSize.x, h.voxelSize.y, h.voxelSize.z]
-            header = Header(nx: h.nx, ny: h.ny, nz: h.nz, mode: h.modeRaw, modeName: h.mode?.name,
-                            byteOrder: h.byteOrder.rawValue,
-                            machineStamp: h.machineStamp.map { String(format: "%02x", $0) }.joined(separator: " "),
-                            nxstart: h.nxstart, nystart: h.nystart, nzstart: h.nzstart,
-                            mx: h.mx, my: h.my, mz: h.mz,
-                            cella: [h.cella.x, h.cella.y, h.cella.z], cellb: [h.cellb.x, h.cellb.y, h.cellb.z],
-                            mapc: h.mapc, mapr: h.mapr, maps: h.maps,
-                            dmin: h.dmin, dmax: h.dmax, dmean: h.dmean, rms: h.rms,
-                            ispg: h.ispg, nsymbt: h.nsymbt, exttyp: h.exttyp, nversion: h.nversion,
-                            origin: [h.origin.x, h.origin.y, h.origin.z], hasMapWord: h.hasMapWord, labels: h.labels,
-                            imodStamp: h.imodStamp, imodFlags: h.imodFlags)
-            let size = h.mapSize
-            mapSize = [size.x, size.y, size.z]
-            let names = [1: "x", 2: "y", 3: "z"]
-            let layout = "columns \(names[h.mapc] ?? "?"), rows \(names[h.mapr] ?? "?"), sections \(names[h.maps] ?? "?")"
-            if h.axisOrderIsStandard {
-                axisOrder = "\(h.axisOrderText), standard (\(layout))"
-            } else if h.mapc == 0 && h.mapr == 0 && h.maps == 0 {
-                axisOrder = "0 0 0, unset: read as 1 2 3"
-            } else if h.axisOrderIsValid {
-                axisOrder = "\(h.axisOrderText), permuted (\(layout)): read as x y z \(size.x) × \(size.y) × \(size.z)"
-            } else {
-                axisOrder = "\(h.axisOrderText), not a permutation of 1 2 3"
-            }
-            byteInterpretation = h.byteInterpretation
-        }
-        if let s = v.statistics {
-            statistics = Stats(min: s.count > 0 ? s.min : 0, max: s.count > 0 ? s.max : 0, mean: s.mean, rms: s.rms,
-                               finiteCount: s.count, nonFiniteCount: s.nonFinite)
-        }
-    }
-
-    var text: String {
-        var lines = ["file:          \(file) (\(fileSize) bytes)"]
-        if let h = header, let kind {
-            let count = kind == "image stack" ? " (\(h.nz) images of \(h.nx) × \(h.ny))" : ""
-            lines.append("dimensions:    \(h.nx) × \(h.ny) × \(h.nz), \(kind)\(count), ISPG \(h.ispg)")
-            lines.append("mode:          \(h.mode)\(h.modeName.map { " (\($0))" } ?? " (unknown)"), \(h.byteOrder)-endian (stamp \(h.machineStamp))")
-            if let v = voxelSize {
-                lines.append("voxel size:    \(fmt(v[0])) × \(fmt(v[1])) × \(fmt(v[2])) Å   (CELLA \(fmt(h.cella[0])) \(fmt(h.cella[1])) \(fmt(h.cella[2])), MX MY MZ \(h.mx) \(h.my) \(h.mz))")
-            }
-            if let byteInterpretation { lines.append("mode 0 bytes:  \(byteInterpretation)") }
-            lines.append("origin:        \(fmt(h.origin[0])) \(fmt(h.origin[1])) \(fmt(h.origin[2])) Å; start \(h.nxstart) \(h.nystart) \(h.nzstart) (columns, rows, sections)")
-            if let axisOrder { lines.append("axis order:    MAPC MAPR MAPS \(axisOrder)") }
-            lines.append("extended:      \(h.nsymbt) bytes\(h.exttyp.isEmpty ? "" : " (\(h.exttyp))"); NVERSION \(h.nversion); MAP word \(h.hasMapWord ? "present" : "missing")")
-            lines.append("header stats:  min \(fmt(h.dmin)) max \(fmt(h.dmax)) mean \(fmt(h.dmean)) rms \(fmt(h.rms))")
-            for (i, label) in h.labels.enumerated() { lines.append("label \(i + 1):".padding(toLength: 15, withPad: " ", startingAt: 0) + label) }
-        }
-        if let s = statistics {
-            lines.append("data stats:    min \(fmt(s.min)) max \(fmt(s.max)) mean \(fmt(s.mean)) rms \(fmt(s.rms))" +
-                         (s.nonFiniteCount > 0 ? "; \(s.nonFiniteCount) NaN/Inf" : ""))
-        }
-        if problems.isEmpty {
-            lines.append("problems:      none")
-        } else {
-            lines.append("problems:")
-            for p in problems { lines.append("  \(p)") }
-        }
-        return lines.joined(separator: "\n")
-    }
-}
-
-private func fmt(_ v: Double) -> String {
-    if v == 0 { return "0" }
-    if abs(v) >= 1e-3 && abs(v) < 1e6 { return String(format: "%.6g", v) }
-    return String(format: "%.4e", v)
-}
-
-private func fmt(_ v: Float) -> String { fmt(Double(v)) }

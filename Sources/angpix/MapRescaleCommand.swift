@@ -113,14 +113,14 @@ struct MapRescaleCommand: ParsableCommand {
                               inputPixelSize: h.pixelSize, requestedPixelSize: angpix,
                               outputPixelSize: plan.outputPixelSize, seconds: seconds)
         if let angpix, abs(plan.outputPixelSize - angpix) / angpix > 0.001 {
-            warn("the pixel size requested is \(formatAngstrom(angpix)) Å, the one reached is \(formatAngstrom(plan.outputPixelSize)) Å (the box must be even); the header says \(formatAngstrom(plan.outputPixelSize)) Å")
+            warn("the pixel size requested is \(formatSignificant(angpix)) Å, the one reached is \(formatSignificant(plan.outputPixelSize)) Å (the box must be even); the header says \(formatSignificant(plan.outputPixelSize)) Å")
         }
         if json {
             try printJSON(summary)
         } else {
             let dims = { (s: [Int]) in s.reversed().map(String.init).joined(separator: " × ") }
             let what = isStack ? "\(count) images of " : ""
-            print("\(output): \(what)\(dims(plan.outputShape)) at \(formatAngstrom(plan.outputPixelSize)) Å/pixel (from \(dims(shape)) at \(formatAngstrom(h.pixelSize)) Å)")
+            print("\(output): \(what)\(dims(plan.outputShape)) at \(formatSignificant(plan.outputPixelSize)) Å/pixel (from \(dims(shape)) at \(formatSignificant(h.pixelSize)) Å)")
         }
     }
 }

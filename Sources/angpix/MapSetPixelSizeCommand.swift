@@ -40,9 +40,8 @@ struct MapSetPixelSizeCommand: ParsableCommand {
         try MRCFile.rewriteHeader(input: input, output: output, policy: OutputPolicy(overwrite: force, inputs: [input])) { h in
             h.setPixelSize(angpix)
         }
-        print("\(output): pixel size \(formatAngstrom(old)) → \(formatAngstrom(angpix)) Å (header only, from \(input))")
+        print("\(output): pixel size \(formatSignificant(old)) → \(formatSignificant(angpix)) Å (header only, from \(input))")
     }
 }
 
 /// A pixel size printed with up to 6 significant digits.
-func formatAngstrom(_ v: Double) -> String { String(format: "%.6g", v) }

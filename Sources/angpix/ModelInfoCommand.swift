@@ -1,5 +1,6 @@
 // `angpix model info MODEL [--json]`: atoms, chains, residues, elements, bounding box, B-factors.
 
+import AngpixCore
 import ArgumentParser
 import Foundation
 import AngpixModels
@@ -31,16 +32,15 @@ struct ModelInfoCommand: ParsableCommand {
             try printJSON(s)
             return
         }
-        func f(_ v: Double) -> String { String(format: "%.3f", v) }
         print("model:           \(s.path) (\(s.format)\(s.models > 1 ? ", first of \(s.models) models" : ""))")
         print("atoms:           \(s.atoms) (\(s.heteroAtoms) HETATM, \(s.alternateLocationRecords) with alternate locations; \(s.atomsForMaps) for maps)")
         print("chains:          \(s.chains.count) (\(s.chains.map { $0.isEmpty ? "-" : $0 }.joined(separator: " ")))")
         print("residues:        \(s.residues)")
         print("elements:        \(s.elements.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
-        print("bounding box:    \(s.boundingBoxMin.map(f).joined(separator: " ")) to \(s.boundingBoxMax.map(f).joined(separator: " ")) Å")
-        print("size:            \(s.boundingBoxSize.map(f).joined(separator: " × ")) Å")
-        print("centroid:        \(s.centroid.map(f).joined(separator: " ")) Å")
-        print("B-factor:        min \(f(s.bFactorMin)), median \(f(s.bFactorMedian)), mean \(f(s.bFactorMean)), max \(f(s.bFactorMax)) Å²")
-        print("mean occupancy:  \(f(s.occupancyMean))")
+        print("bounding box:    \(s.boundingBoxMin.map { formatFixed($0, decimals: 3) }.joined(separator: " ")) to \(s.boundingBoxMax.map { formatFixed($0, decimals: 3) }.joined(separator: " ")) Å")
+        print("size:            \(s.boundingBoxSize.map { formatFixed($0, decimals: 3) }.joined(separator: " × ")) Å")
+        print("centroid:        \(s.centroid.map { formatFixed($0, decimals: 3) }.joined(separator: " ")) Å")
+        print("B-factor:        min \(formatFixed(s.bFactorMin, decimals: 3)), median \(formatFixed(s.bFactorMedian, decimals: 3)), mean \(formatFixed(s.bFactorMean, decimals: 3)), max \(formatFixed(s.bFactorMax, decimals: 3)) Å²")
+        print("mean occupancy:  \(formatFixed(s.occupancyMean, decimals: 3))")
     }
 }

@@ -4,6 +4,7 @@
 import ArgumentParser
 import Foundation
 import AngpixCore
+import AngpixReport
 import AngpixSTAR
 import AngpixOptics
 
@@ -67,62 +68,9 @@ struct OpticsTraceCommand: ParsableCommand {
                                            anchor: anchor, file: star)
         for w in result.warnings { warn(w) }
         if json {
-            try printJSON(JSONOutput(result))
+            try printJSON(OpticsTraceReport(result))
         } else {
-            print(Self.text(result), terminator: "")
+            print(result.text, terminator: "")
         }
-    }
-
-    /// The trace with the keys of the report folder convention (title, summary, tables) in front.
-    struct JSONOutput: Encodable {
-        var title = "Pixel sizes through relion_refine's rescaling"
-        var summary: [String]
-        var tables: [ReportTable]
-        var result: OpticsTraceResult
-        init(_ r: OpticsTraceResult) {
-            result = r
-            var s = ["relion_refine rescales each optics group to the reference's pixel size \(r.referencePixelSize) Å/px; CtfRefine's rlnMagMat records what is left."]
-            if let t = r.mapTruePixelSize { s.append("The reconstruction is truly at \(String(format: "%.4f", t)) Å/px (\(r.anchor ?? "")).") }
-            s += r.warnings
-            summary = s
-            let rows = r.groups.map { g in
-                [String(g.opticsGroup), g.name, String(format: "%.4f", g.nominalPixelSize), String(format: "%.4f", g.refineScale),
-                 String(format: "%.4f", g.magnification), g.truePixelSize.map { String(format: "%.4f", $0) } ?? "-",
-                 g.truePixelSizeAfterRescaling.map { String(format: "%.4f", $0) } ?? "-"]
-            }
-            tables = [ReportTable(title: "Optics groups", columns: ["group", "name", "nominal (Å/px)", "refine scale", "rlnMagMat scale", "true (Å/px)", "true after rescaling"], rows: rows)]
-        }
-        func encode(to encoder: Encoder) throws {
-            // The trace's own keys at the top level, next to title/summary/tables.
-            try result.encode(to: encoder)
-            enum K: String, CodingKey { case title, summary, tables }
-            var c = encoder.container(keyedBy: K.self)
-            try c.encode(title, forKey: .title)
-            try c.encode(summary, forKey: .summary)
-            try c.encode(tables, forKey: .tables)
-        }
-    }
-
-    static func text(_ r: OpticsTraceResult) -> String {
-        func f(_ v: Double?, _ d: Int = 4) -> String { v.map { String(format: "%.\(d)f", $0) } ?? "-" }
-        var o = "relion_refine rescales every optics group to the reference's pixel size \(f(r.referencePixelSize)) Å/px;\n"
-        o += "CtfRefine's rlnMagMat records what is left.\n"
-        var header = ["group", "name", "nominal (Å/px)", "refine scale", "rlnMagMat scale", "nominal/mag"]
-        let anchored = r.mapTruePixelSize != nil
-        if anchored { header += ["true (Å/px)", "true after rescaling"] }
-        var rows = [header]
-        for g in r.groups {
-            var row = [String(g.opticsGroup), g.name, f(g.nominalPixelSize), f(g.refineScale), f(g.magnification), f(g.naivePixelSize)]
-            if anchored { row += [f(g.truePixelSize), f(g.truePixelSizeAfterRescaling)] }
-            rows.append(row)
-        }
-        o += formatTable(rows)
-        if let t = r.mapTruePixelSize {
-            o += "Reconstruction: header \(f(r.referencePixelSize)) Å/px, truly \(f(t)) Å/px (\(r.anchor ?? "")).\n"
-            o += "The true pixel size of a group is t_map × nominal / (mag × H), not nominal / mag.\n"
-        } else {
-            o += "Reconstruction: header \(f(r.referencePixelSize)) Å/px; give --trusted-group G=PX or --trusted-map PX for absolute pixel sizes.\n"
-        }
-        return o
     }
 }

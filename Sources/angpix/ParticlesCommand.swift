@@ -113,7 +113,7 @@ struct ParticlesRescaleCommand: ParsableCommand {
         let summary = try rescaleParticleSet(request, progress: progress.handler)
         progress.finish()
         for g in summary.groups where abs(g.newPixelSize - pixelSize!) > 1e-6 * pixelSize! {
-            warn("optics group \(g.opticsGroup): the pixel size reached is \(String(format: "%.6f", g.newPixelSize)) Å, "
+            warn("optics group \(g.opticsGroup): the pixel size reached is \(formatFixed(g.newPixelSize, decimals: 6)) Å, "
                  + "not \(pixelSize!) Å, because the box is rounded to an even number (\(g.oldBox) → \(g.rescaledBox) px)")
         }
         if json { try printJSON(summary); return }

@@ -108,7 +108,7 @@ struct PostprocessRunCommand: ParsableCommand {
         let policy = OutputPolicy(overwrite: force, inputs: [half1, half2] + (mask.map { [$0] } ?? []))
         let files = try result.write(to: output, inputs: inputs, commandLine: commandLine, policy: policy)
         var plots: [String] = []
-        if plot { plots = try writePostprocessPlots(result, directory: output, policy: policy) }
+        if plot { plots = try result.writePlots(directory: output, policy: policy) }
 
         for w in result.warnings { warn(w) }
         if json {
@@ -130,55 +130,6 @@ struct PostprocessRunCommand: ParsableCommand {
         }
         if let lp = result.lowPassFilter { print(String(format: "Low-pass filter:      %.3f Å", lp)) }
         print("Wrote \(([files.map] + (files.maskedMap.map { [$0] } ?? []) + [files.star, files.fscXML] + plots).joined(separator: ", "))")
-    }
-}
-
-/// The --json output of `angpix postprocess`.
-struct PostprocessReport: Encodable {
-    var pixelSize: Double
-    var boxSize: Int
-    var finalResolution: Double
-    var finalResolutionShell: Int
-    var nyquistLimited: Bool
-    var bFactor: Double
-    var guinierFit: GuinierFit?
-    var randomiseFrom: Double?
-    var randomiseFromShell: Int?
-    var lowPassFilter: Double?
-    var solventMaskFraction: Double?
-    var fsc: [FSCRow]
-    var warnings: [String]
-    var files: PostprocessFiles
-    var plots: [String]
-
-    struct FSCRow: Encodable {
-        var shell: Int
-        var resolution: Double
-        var corrected: Double
-        var unmasked: Double
-        var masked: Double?
-        var phaseRandomizedMasked: Double?
-    }
-
-    init(_ r: PostprocessResult, files: PostprocessFiles, plots: [String]) {
-        pixelSize = r.pixelSize
-        boxSize = r.size
-        finalResolution = r.finalResolutionShell > 0 ? r.finalResolution : 999
-        finalResolutionShell = r.finalResolutionShell
-        nyquistLimited = r.reachesNyquist
-        bFactor = r.bFactor
-        guinierFit = r.fit
-        randomiseFromShell = r.randomiseFromShell
-        randomiseFrom = r.randomiseFromShell.map { r.resolution(shell: $0) }
-        lowPassFilter = r.lowPassFilter
-        solventMaskFraction = r.solventMaskFraction
-        fsc = r.fscCorrected.indices.map { i in
-            FSCRow(shell: i, resolution: r.resolution(shell: i), corrected: r.fscCorrected[i], unmasked: r.fscUnmasked[i],
-                   masked: r.fscMasked?[i], phaseRandomizedMasked: r.fscRandomMasked?[i])
-        }
-        warnings = r.warnings
-        self.files = files
-        self.plots = plots
     }
 }
 

@@ -35,11 +35,8 @@ struct ReportCommand: ParsableCommand {
     var force = false
 
     func run() throws {
-        let out = output ?? (directory as NSString).appendingPathComponent(HTMLDirectoryReport.defaultFileName)
-        // The report itself is not one of the results, whether it exists yet or not.
-        let excluded = canonicalPath((out as NSString).deletingLastPathComponent) == canonicalPath(directory)
-            ? [(out as NSString).lastPathComponent] : []
-        let page = try HTMLDirectoryReport.page(directory: directory, title: title, excluding: excluded)
+        let out = output ?? HTMLDirectoryReport.defaultOutput(for: directory)
+        let page = try HTMLDirectoryReport.page(directory: directory, title: title, writtenTo: out)
         try page.write(to: out, policy: OutputPolicy(overwrite: force))
         print("wrote \(out) (\(page.sections.count) section\(page.sections.count == 1 ? "" : "s"))")
     }

@@ -22,20 +22,6 @@ struct StarCommand: ParsableCommand {
 
 // MARK: info
 
-/// What `star info --json` prints.
-struct StarInfoReport: Encodable {
-    struct Block: Encodable { var name: String; var loop: Bool; var rows: Int; var columns: Int; var labels: [String] }
-    struct Group: Encodable {
-        var number: Int; var name: String; var pixelSize: Double; var imageSize: Int; var voltage: Double
-        var sphericalAberration: Double; var amplitudeContrast: Double; var rows: Int
-    }
-    var file: String
-    var blocks: [Block]
-    var kind: String
-    var table: String?
-    var opticsGroups: [Group]?
-}
-
 struct StarInfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info",
@@ -55,41 +41,9 @@ struct StarInfoCommand: ParsableCommand {
     @Flag(help: "Print the result as JSON.") var json = false
 
     func run() throws {
-        let doc = try STARDocument(path: file)
-        var report = StarInfoReport(file: file, blocks: doc.blocks.map {
-            .init(name: $0.name, loop: $0.isLoop, rows: $0.rowCount, columns: $0.labels.count, labels: $0.labels)
-        }, kind: "STAR")
-        if doc.block("optics") != nil {
-            let relion = try RelionParticleFile(document: doc, file: file)
-            let indices = try relion.opticsGroupIndices()
-            var counts = [Int](repeating: 0, count: relion.optics.groups.count)
-            for i in indices { counts[i] += 1 }
-            report.kind = "RELION 3.1+ \(relion.particles.name)"
-            report.table = relion.particles.name
-            report.opticsGroups = relion.optics.groups.enumerated().map { i, g in
-                .init(number: g.number, name: g.name, pixelSize: g.imagePixelSize, imageSize: g.imageSize, voltage: g.voltage,
-                      sphericalAberration: g.sphericalAberration, amplitudeContrast: g.amplitudeContrast, rows: counts[i])
-            }
-        } else if doc.blocks.contains(where: { $0.has("rlnImageName") || $0.has("rlnMicrographName") }) {
-            report.kind = "RELION 3.0 (no optics table)"
-        } else if doc.blocks.contains(where: { $0.labels.contains { $0.hasPrefix("atom_site.") } }) {
-            report.kind = "mmCIF"
-        }
-        if json { try printJSON(report); return }
-        print("\(file): \(report.kind)")
-        for b in report.blocks {
-            let name = "data_\(b.name)"
-            print("  \(name.padding(toLength: max(18, name.count), withPad: " ", startingAt: 0)) \(b.loop ? "loop" : "pairs")  \(b.rows) row\(b.rows == 1 ? "" : "s"), \(b.columns) column\(b.columns == 1 ? "" : "s")")
-        }
-        if let groups = report.opticsGroups {
-            print("optics groups:")
-            print("  group  name                  pixel(Å)   box  voltage(kV)  Cs(mm)  \(report.table ?? "rows")")
-            for g in groups {
-                print(String(format: "  %5d  %@ %9.4f %5d %12.1f %7.2f  %d", g.number,
-                             g.name.padding(toLength: max(20, g.name.count), withPad: " ", startingAt: 0),
-                             g.pixelSize, g.imageSize, g.voltage, g.sphericalAberration, g.rows))
-            }
-        }
+        let summary = try STARFileSummary(document: try STARDocument(path: file), file: file)
+        if json { try printJSON(summary); return }
+        print(summary.text)
     }
 }
 

@@ -174,3 +174,14 @@ func fourierPadThenCropIsIdentity(shape: [Int], padded: [Int]) throws {
         try fourierWindow([Complex32](repeating: .zero, count: 9), shape: [4, 5], newShape: [4, 4])
     }
 }
+
+@Test func centreWindowCropsAndPadsAroundTheCentre() {
+    let n = 6
+    let image: [Float] = (0..<(n * n)).map { Float($0) }
+    var crop = [Float](repeating: -1, count: 16)
+    image.withUnsafeBufferPointer { i in crop.withUnsafeMutableBufferPointer { CentreWindow.apply(i, shape: [n, n], into: $0, newShape: [4, 4]) } }
+    #expect(crop[0] == image[1 * n + 1] && crop[15] == image[4 * n + 4])
+    var pad = [Float](repeating: -1, count: 64)
+    image.withUnsafeBufferPointer { i in pad.withUnsafeMutableBufferPointer { CentreWindow.apply(i, shape: [n, n], into: $0, newShape: [8, 8]) } }
+    #expect(pad[0] == 0 && pad[1 * 8 + 1] == image[0] && pad[6 * 8 + 6] == image[35] && pad[7 * 8 + 7] == 0)
+}

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 @testable import AngpixOptics
 
-private let groups = [
+let traceGroups = [
     TraceGroupInput(number: 1, name: "dataset1", pixelSize: 1.00, magMatrix: .scale(0.99)),
     TraceGroupInput(number: 2, name: "dataset2", pixelSize: 0.95, magMatrix: .scale(0.99 / (0.90 / 0.95 * 1.00))),
 ]
@@ -24,7 +24,7 @@ private let groups = [
 }
 
 @Test func testTrustingGroup1At1Point00GivesMap0Point990AndGroup2At0Point900() throws {
-    let r = try OpticsTrace.trace(groups: groups, referencePixelSize: 1.00, anchor: .group(1, 1.00))
+    let r = try OpticsTrace.trace(groups: traceGroups, referencePixelSize: 1.00, anchor: .group(1, 1.00))
     #expect(abs(r.mapTruePixelSize! - 0.990) < 1e-9)
     #expect(abs(r.groups[0].truePixelSize! - 1.000) < 1e-9)
     #expect(abs(r.groups[1].truePixelSize! - 0.900) < 1e-9)
@@ -37,10 +37,10 @@ private let groups = [
 }
 
 @Test func testTrustingTheMapGivesEveryGroup() throws {
-    let r = try OpticsTrace.trace(groups: groups, referencePixelSize: 1.00, anchor: .map(0.99))
+    let r = try OpticsTrace.trace(groups: traceGroups, referencePixelSize: 1.00, anchor: .map(0.99))
     #expect(abs(r.groups[0].truePixelSize! - 1.00) < 1e-9)
     #expect(abs(r.groups[1].truePixelSize! - 0.90) < 1e-9)
-    let none = try OpticsTrace.trace(groups: groups, referencePixelSize: 1.00, anchor: .none)
+    let none = try OpticsTrace.trace(groups: traceGroups, referencePixelSize: 1.00, anchor: .none)
     #expect(none.mapTruePixelSize == nil)
     #expect(none.groups.allSatisfy { $0.truePixelSize == nil })
 }
@@ -62,18 +62,24 @@ private let groups = [
         try OpticsTrace.trace(groups: [TraceGroupInput(number: 1, name: "g", pixelSize: 1, magMatrix: Matrix2x2(1, 1, 1, 1))],
                               referencePixelSize: 1, anchor: .none)
     }
-    #expect(throws: OpticsError.self) { try OpticsTrace.trace(groups: groups, referencePixelSize: 0, anchor: .none) }
-    #expect(throws: OpticsError.self) { try OpticsTrace.trace(groups: groups, referencePixelSize: 1, anchor: .group(3, 1.0)) }
-    #expect(throws: OpticsError.self) { try OpticsTrace.trace(groups: groups, referencePixelSize: 1, anchor: .map(-1)) }
+    #expect(throws: OpticsError.self) { try OpticsTrace.trace(groups: traceGroups, referencePixelSize: 0, anchor: .none) }
+    #expect(throws: OpticsError.self) { try OpticsTrace.trace(groups: traceGroups, referencePixelSize: 1, anchor: .group(3, 1.0)) }
+    #expect(throws: OpticsError.self) { try OpticsTrace.trace(groups: traceGroups, referencePixelSize: 1, anchor: .map(-1)) }
 }
 
-@Test func testZ40FromA6PercentPixelSizeErrorGivesBackTheTruePixelSize() throws {
-    // CtfRefine at 0.54 Å/px with Cs 2.7 mm finds Cs_apparent = 2.7 × (0.54/0.51)⁴ = 3.394 mm, i.e. this Z40.
+/// CtfRefine at 0.54 Å/px with Cs 2.7 mm finds Cs_apparent = 2.7 × (0.54/0.51)⁴ = 3.394 mm: the
+/// calibration of that group (true pixel size 0.51 Å/px), and its Z40.
+func calibrationOfA6PercentPixelSizeError() throws -> (calibration: ZernikeCalibration, z40: Double) {
     let z40 = ZernikeCalibration.z40(csNominal: 2.7, csApparent: 2.7 * pow(0.54 / 0.51, 4), voltage: 300)
     var even = [Double](repeating: 0, count: 9)
     even[6] = z40
     let c = try ZernikeCalibration.calibrate(opticsGroup: 1, name: "g", nominalPixelSize: 0.54, voltage: 300,
                                              csNominal: 2.7, evenZernike: even, csTrue: 2.7)
+    return (c, z40)
+}
+
+@Test func testZ40FromA6PercentPixelSizeErrorGivesBackTheTruePixelSize() throws {
+    let c = try calibrationOfA6PercentPixelSizeError().calibration
     #expect(abs(c.csApparent! - 3.394) < 0.0005)
     #expect(abs(c.truePixelSize! - 0.51) < 1e-9)
     #expect(abs(c.relativeError! - 0.03 / 0.51) < 1e-9)

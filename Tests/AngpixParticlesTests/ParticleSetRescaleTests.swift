@@ -4,6 +4,7 @@
 
 import Foundation
 import Testing
+import AngpixFourier
 import AngpixCore
 import AngpixMRC
 import AngpixSTAR
@@ -25,7 +26,7 @@ private func maxError(_ path: String, stack k: Int, images: Int, rescaled: Int, 
     for n in 0..<images {
         let expected = bandLimitedImage(waves(stack: k, image: n), offset: offset, box: rescaled)
         var windowed = [Float](repeating: 0, count: final * final)
-        expected.withUnsafeBufferPointer { e in windowed.withUnsafeMutableBufferPointer { window(e, box: rescaled, into: $0, box: final) } }
+        expected.withUnsafeBufferPointer { e in windowed.withUnsafeMutableBufferPointer { CentreWindow.apply(e, shape: [rescaled, rescaled], into: $0, newShape: [final, final]) } }
         for i in 0..<(final * final) { worst = max(worst, abs(s.data[n * final * final + i] - windowed[i])) }
     }
     return worst

@@ -200,7 +200,7 @@ struct CalibrateBench: ParsableCommand {
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let lines = out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         if status != 0 {
-            print("emda \(version.trimmingCharacters(in: .whitespacesAndNewlines)) magnification refinement: failed (status \(status)) after \(String(format: "%.1f", wall)) s: "
+            print("emda \(version.trimmingCharacters(in: .whitespacesAndNewlines)) magnification refinement: failed (status \(status)) after \(formatFixed(wall, decimals: 1)) s: "
                   + lines.filter { !$0.isEmpty }.suffix(3).joined(separator: " | "))
             return
         }
@@ -212,7 +212,7 @@ struct CalibrateBench: ParsableCommand {
         }
         let inner = lines.first { $0.hasPrefix("EMDA_SECONDS") }.flatMap { Double($0.split(separator: " ").last ?? "") }
         guard let k, k > 0 else {
-            print("emda magnification refinement: ran (\(String(format: "%.1f", wall)) s) but printed no magnification: "
+            print("emda magnification refinement: ran (\(formatFixed(wall, decimals: 1)) s) but printed no magnification: "
                   + lines.filter { !$0.isEmpty }.suffix(3).joined(separator: " | "))
             return
         }

@@ -134,8 +134,7 @@ struct FFTBench: ParsableCommand {
     func run() throws {
         let list = try cases.split(separator: ",").map { try parse(String($0)) }
         let scipy = noScipy ? list.map { _ in nil } : timeScipy(list)
-        func f(_ v: Double?) -> String { v.map { String(format: "%.4f", $0) } ?? "-" }
-        func r(_ a: Double, _ b: Double?) -> String { b.map { String(format: "%.2f", a / $0) } ?? "-" }
+        func r(_ a: Double, _ b: Double?) -> String { b.map { formatFixed(a / $0, decimals: 2) } ?? "-" }
         print("FFT forward+inverse, float32 (\(cpuTime ? "CPU" : "wall") seconds, best of \(repeats)); ratio = angpix / scipy (lower is better)")
         print("case           angpix-1t  angpix-2t  scipy-1t  ratio-1t  ratio-2t")
         for (i, c) in list.enumerated() {
@@ -143,7 +142,7 @@ struct FFTBench: ParsableCommand {
             let t2 = singleThreadOnly ? nil : try timeAngpix(c, threads: 2)
             let s = scipy[i]
             print(c.label.padding(toLength: 14, withPad: " ", startingAt: 0),
-                  f(t1).leftPad(10), f(t2).leftPad(10), f(s).leftPad(9), r(t1, s).leftPad(9), (t2.map { r($0, s) } ?? "-").leftPad(9))
+                  formatFixed(t1, decimals: 4, missing: "-").leftPad(10), formatFixed(t2, decimals: 4, missing: "-").leftPad(10), formatFixed(s, decimals: 4, missing: "-").leftPad(9), r(t1, s).leftPad(9), (t2.map { r($0, s) } ?? "-").leftPad(9))
         }
     }
 }

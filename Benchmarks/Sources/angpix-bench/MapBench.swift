@@ -36,7 +36,7 @@ struct MapBench: ParsableCommand {
         try generate(stackPath, nx: imageSize, ny: imageSize, nz: images, isStack: true)
         let out = { (name: String) in (data as NSString).appendingPathComponent(name) }
 
-        print("map rescale: \(mapSize)³ map 1 Å → \(String(format: "%.4g", mapAngpix)) Å; \(images) images of \(imageSize)² → \(newSize)² (\(String(format: "%.4g", angpix)) Å)")
+        print("map rescale: \(mapSize)³ map 1 Å → \(formatSignificant(mapAngpix, digits: 4)) Å; \(images) images of \(imageSize)² → \(newSize)² (\(formatSignificant(angpix, digits: 4)) Å)")
         print("cores: \(ProcessInfo.processInfo.activeProcessorCount)")
         var rows: [(String, Double?, Double?)] = []
 

@@ -1,14 +1,14 @@
-// The demo's built-in atomic model: a four-helix bundle of ideal α-helices (3.6 residues per
-// turn, 1.5 Å rise, backbone N, CA, C, O and CB at their usual radii from the helix axis), made
-// on the fly so that the demo needs no file and no network. It is a model for the demo's maps,
-// not a real protein.
+// A built-in atomic model: a bundle of ideal α-helices (3.6 residues per turn, 1.5 Å rise,
+// backbone N, CA, C, O and CB at their usual radii from the helix axis), made on the fly so that
+// demos and tests need no file and no network. It is a model for simulated maps, not a real
+// protein.
 
 import Foundation
-import AngpixModels
 
-enum DemoModel {
-    /// Atoms of the bundle (about 5 atoms per residue): `helices` helices of `residues` residues each, centred on `centre` (Å).
-    static func helixBundle(helices: Int = 4, residues: Int = 24, centre: SIMD3<Double>) -> [Atom] {
+/// A bundle of ideal, antiparallel α-helices around a common axis, for simulated maps.
+public enum IdealHelixBundle {
+    /// Atoms of the bundle (5 per residue): `helices` helices of `residues` residues each, centred on `centre` (Å).
+    public static func atoms(helices: Int = 4, residues: Int = 24, centre: SIMD3<Double>) -> [Atom] {
         // Cylindrical coordinates of each backbone atom relative to its residue's CA:
         // (radius Å, angle offset degrees, height offset Å).
         let backbone: [(name: String, element: String, r: Double, dphi: Double, dz: Double)] = [
