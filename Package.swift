@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // angpix: pixel-size tools for cryo-EM single-particle work in RELION projects (see README.md).
 //
 // The library (product AngpixKit) can be used from another package by version; it has no unsafe

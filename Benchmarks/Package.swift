@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // angpix-bench: throughput of angpix beside the field's tools (RELION, starfile, gemmi, scipy, EMDA),
 // as ratios. A tool of this repository, not a product of the angpix package: run it from the
 // repository's root with `swift run --package-path Benchmarks -c release angpix-bench star`.

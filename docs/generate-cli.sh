@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 # Prints docs/cli.md: the --help text of every angpix command, read from the built binary.
 # usage, from the repository's root:
 #   swift build -c release && bash docs/generate-cli.sh .build/release/angpix > docs/cli.md

@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // libFuzzer targets for angpix's readers. Built by fuzz/run.sh with -sanitize=fuzzer,address;
 // kept out of the main package so that `swift test` never needs the sanitizers.
 import PackageDescription

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 """Write the seed corpora of angpix's fuzz targets: small valid STAR, MRC and PDB/mmCIF files
 covering the syntax and modes the readers support. usage: make_seeds.py OUTDIR"""
 import gzip, os, struct, sys

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 # Build angpix's libFuzzer targets and run each for SECONDS (default 60).
 # usage: fuzz/run.sh [SECONDS] [TARGET...]     (targets: star mrc model)
 # Crashes, hangs and out-of-memory inputs are written to fuzz/artifacts/<target>/; keep each as a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors of the Calibration module, each one line for the user.
 
 import AngpixCore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The maps the calibration works on: a voxel grid with its nominal pixel size and origin (from the
 // MRC header), and a separable Gaussian low-pass in real space (the filter whose Fourier transform
 // is exp(-B s²), s = |k|/2; σ² = B / (8π²) Å²).

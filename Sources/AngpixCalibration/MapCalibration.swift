@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Relative scale between two maps of the same structure ("angpix calibrate map MAP REFERENCE"):
 // the pixel size of MAP at which it matches REFERENCE (whose pixel size is trusted). Both maps are
 // low-passed to the resolution; REFERENCE's density (above its mean + 1.5 standard deviations,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Absolute pixel-size calibration of a map against an atomic model ("angpix calibrate model").
 // The reference text: "Computationally, one can compare the map and a refined atomic model.
 // However, if the model has been refined against the same map, the model might have been biased

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The score of a map against an atomic model at a trial pixel size.
 // Reinterpreting the map's voxel size p0 as s·p0 is the same as scaling the model's coordinates by
 // 1/s: atom j goes to voxel  c_v + R(ω)(x_j - c) / (s·p0) + t,  where c is the model's centroid

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Local refinement of a 3D offset by Newton steps on central differences (the one-dimensional
 // golden-section search is AngpixCore's goldenSectionMaximum).
 

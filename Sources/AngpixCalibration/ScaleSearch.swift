@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The search for the scale s of a map's voxel size (true pixel = s × nominal) that maximises a
 // score, with the position refined together with s:
 //   1. at s = 1, refine the offset t (diagonal Newton on central differences), optionally a small

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Rotations given as rotation vectors ω (degrees): the rotation by |ω| about the axis ω/|ω|
 // (Rodrigues' formula, R = I + sin θ K + (1 − cos θ) K², K the cross-product matrix of the unit
 // axis). Used for the small rotation of a model refined together with the pixel size; for small

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors shown to a user. Every module has its own error enum; each case prints as one line,
 // naming the file, the line or record where known, and the reason:
 //   particles.star:1234: row has 25 values, the table has 26 columns

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Atomic output files: everything angpix writes goes to a temporary file in the destination's
 // folder and is renamed over the destination only when complete, so a reader (or a crash, a full
 // disk, a SIGKILL) never sees a half-written file. An existing destination is replaced only when

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // One-dimensional golden-section search (Kiefer 1953) on a bracketing interval, for minima and
 // maxima of unimodal functions: the fine search of a scale or B-factor after a coarse scan, and
 // one-parameter refinements in the CTF fits.

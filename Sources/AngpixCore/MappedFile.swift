@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Read-only memory-mapped files: STAR files of hundreds of MB and particle stacks of many GB are
 // read through the page cache without copying them into the process.
 

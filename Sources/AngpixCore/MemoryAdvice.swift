@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Hints to the Linux kernel about large buffers (madvise(2)). Both are optional: on a kernel that
 // ignores them the program is just as correct, only slower or bigger.
 // - Huge pages: a 400 MB STAR file's cell offsets and typed columns are hundreds of MB of fresh

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Number formatting shared by every module and the command line: fixed decimals, significant
 // digits, exponent notation, and RELION's STAR-file layout. Text written by angpix goes through
 // these so that one number is always written the same way.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Work split over the machine's cores. angpix runs on small workstations (2 cores) as well as
 // large nodes; every parallel loop goes through here so that `--jobs` limits all of them.
 

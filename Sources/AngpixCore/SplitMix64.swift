@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", OOPSLA 2014):
 // a tiny generator whose whole state is one 64-bit word, so synthetic maps, the demo's data and
 // property tests are the same for a given seed on every machine and every run.

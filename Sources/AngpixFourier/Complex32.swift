@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Complex32: a single-precision complex number laid out as two Floats (re, im), the element type
 // of every half-complex spectrum in angpix (the same memory layout as C's `float _Complex`,
 // FFTW's `fftwf_complex` and numpy's complex64).

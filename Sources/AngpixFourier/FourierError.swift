@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors of the Fourier module (invalid transform shapes and mismatched spectrum sizes).
 
 import AngpixCore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Fourier shells of a half-complex spectrum: shell sums, radial averages, the Fourier shell
 // correlation, and radial filters, computed in parallel over rows of the spectrum.
 //

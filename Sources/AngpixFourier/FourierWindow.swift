@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Fourier-space cropping and padding of half-complex spectra (RELION's windowFourierTransform,
 // src/fftw.h): the output spectrum of another box keeps every frequency that both boxes hold
 // and is zero elsewhere. Along each axis, index i of a box of size n is the signed frequency

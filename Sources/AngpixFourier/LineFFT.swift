@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The 1D complex FFT kernel behind every angpix transform.
 //
 // Algorithm: the self-sorting (Stockham) mixed-radix Cooley–Tukey FFT in the loop layout of

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Real-to-complex and complex-to-real FFTs in any number of dimensions (angpix uses 1, 2, 3).
 //
 // Conventions (those of numpy.fft.rfftn / irfftn and FFTW's r2c/c2r): shapes are slowest-first,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Fourier rescaling of square images and cubic maps exactly as RELION 3.1 does it
 // (relion_image_handler --rescale_angpix X --new_box N; src/apps/image_handler.cpp, resizeMap in
 // src/fftw.cpp, windowFourierTransform in src/fftw.h):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors of the MRC module. Each prints as one line naming the file and the problem, e.g.
 //   map.mrc: truncated: the header describes 1049600 bytes, the file has 4096
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Reading and writing whole MRC2014 maps (volumes, single images, small stacks). Files are
 // memory-mapped (AngpixCore.MappedFile) and checked against their header before any voxel is read:
 // a truncated file, sizes that disagree with the file size, an unknown mode are errors naming the

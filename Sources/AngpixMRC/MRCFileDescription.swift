@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The description of an MRC file that `angpix map info` prints: the header, voxel size, axis
 // layout, data statistics and the validation problems (see MRCValidation.swift for the checks).
 

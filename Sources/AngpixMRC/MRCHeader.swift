@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The MRC2014 header: 1024 bytes of 256 four-byte words, followed by NSYMBT bytes of extended
 // header and then the voxels. Defined by the CCP-EM MRC2014 format description
 // (https://www.ccpem.ac.uk/mrc_format/mrc2014.php; Cheng et al., J. Struct. Biol. 192, 2015).

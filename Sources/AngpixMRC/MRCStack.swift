@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Image stacks (RELION's .mrcs: ISPG 0, NZ images of NX × NY, MZ 1). The reader memory-maps the
 // file and decodes one image at a time, releasing pages it has read, so a stack of many GB is
 // processed with memory bounded by the images in flight. The writer streams images to an atomic

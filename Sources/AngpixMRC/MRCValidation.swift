@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A validator in the spirit of mrcfile's `validate` (CCP-EM mrcfile, validator.py): checks an MRC
 // file against the MRC2014 definition and reports every problem found instead of stopping at the
 // first. Checked: the file is long enough for its header, the mode is known, the dimensions are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Conversion of MRC voxel data between the file's mode and byte order and Float (MRC2014 modes
 // 0, 1, 2, 6, 12 and IMOD's 4-bit mode 101). Rows of mode 101 start on a byte boundary: with an odd
 // NX the last byte of each row holds one voxel, in its low four bits.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Atomic models as read from PDB or PDBx/mmCIF files: one model (the first of the file), its atoms
 // with Cartesian coordinates in Å, element, occupancy and isotropic B-factor (Å²). Alternate
 // locations are resolved to one conformer per atom (see `AtomicModel.resolvingAlternateLocations`).

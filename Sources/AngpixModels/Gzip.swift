@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Reading plain or gzip-compressed files (RFC 1952) into memory, through the system's zlib.
 // A file is treated as gzip when it starts with the magic bytes 1f 8b, whatever its name.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A built-in atomic model: a bundle of ideal α-helices (3.6 residues per turn, 1.5 Å rise,
 // backbone N, CA, C, O and CB at their usual radii from the helix axis), made on the fly so that
 // demos and tests need no file and no network. It is a model for simulated maps, not a real

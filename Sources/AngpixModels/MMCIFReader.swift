@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // PDBx/mmCIF coordinates (wwPDB PDBx/mmCIF dictionary, category _atom_site), read through the
 // STAR engine (mmCIF is a STAR dialect). Columns used: Cartn_x/y/z (Å), type_symbol,
 // label_atom_id / auth_atom_id, label_alt_id, label_comp_id / auth_comp_id, auth_asym_id /

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors of the Models module: each prints as one line naming the file, the line and the reason.
 
 import AngpixCore

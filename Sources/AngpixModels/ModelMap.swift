@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Model maps: the electrostatic potential of an atomic model sampled on a voxel grid.
 // Each atom is the sum of five 3D Gaussians (the analytic inverse Fourier transform of its Peng et
 // al. 1996 scattering factor times its Debye-Waller factor exp(-(B_atom + B_overall) s²), see

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Reading a model file whatever its format: PDB or PDBx/mmCIF, plain or gzip-compressed.
 // The format is recognised from the content (an mmCIF file starts with data_ after comments;
 // a PDB file has fixed-column records), so a misnamed file is still read correctly.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The PDB coordinate format (wwPDB "Protein Data Bank Contents Guide", version 3.3, section 9):
 // fixed columns of ATOM/HETATM records — 13-16 atom name, 17 alternate location, 18-20 residue
 // name, 22 chain, 23-26 residue number, 27 insertion code, 31-54 x y z (Å), 55-60 occupancy,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Elastic electron atomic scattering factors of neutral atoms, five-Gaussian parameterisation
 //   f(s) = Σ_{i=1..5} a_i exp(-b_i s²),   s = sin(θ)/λ (Å⁻¹),  f in Å, b_i in Å²,
 // fitted for 0 ≤ s ≤ 2 Å⁻¹ in:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Electron scattering factors and the real-space density of one atom.
 // With f(s) = Σ a_i exp(-b_i s²) (s = |k|/2, k the spatial frequency in Å⁻¹) and a B-factor
 // (Debye-Waller factor exp(-B s²)), the inverse Fourier transform is a sum of 3D Gaussians:

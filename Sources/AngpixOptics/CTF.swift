@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The contrast transfer function as RELION 3.1 computes it (src/ctf.h CTF::getCTF, src/ctf.cpp
 // CTF::initialise, src/jaz/single_particle/obs_model.cpp getGammaOffset / getPhaseCorrection):
 //

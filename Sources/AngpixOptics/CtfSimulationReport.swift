@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Presentation of a pixel-size error simulation (text, JSON document, table, SVG plot), as
 // `angpix ctf simulate` prints and writes it. `CtfSimulationReport.referenceCase()` runs the
 // reference text's case (used by the demo).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Small nonlinear least-squares tools for the CTF fits: a grid search (to find the right basin of
 // an oscillating cost) and
 // Levenberg–Marquardt (Marquardt 1963, with the diagonal scaling of JᵀJ) in a few dimensions.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A real 2×2 matrix, used for RELION's anisotropic magnification matrix (rlnMagMat00…11 in
 // data_optics), which RELION applies to a spatial frequency before evaluating the CTF:
 // k' = M k, i.e. x' = m00 x + m01 y, y' = m10 x + m11 y (src/ctf.h, CTF::getCTF).

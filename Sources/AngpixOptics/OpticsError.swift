@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors of the Optics module: each case prints as one line naming the input and the reason.
 
 import Foundation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Effective pixel sizes through relion_refine's two scaling steps (reference text, "Examples":
 // one and multiple optics groups):
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The presentation of an optics trace (OpticsTraceResult): the text `angpix optics trace` prints
 // and the JSON document it writes (also the demo's section).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The CTF at a wrong pixel size, and how a defocus fit (or a defocus + Cs fit) at the nominal
 // pixel size absorbs the error: the reference text's "Cs and the error in the pixel size"
 // (RELION wiki, "Pixel size issues").

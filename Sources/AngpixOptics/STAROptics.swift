@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Bridges from the STARFile module's RELION model (data_optics rows) to the optics computations:
 // the magnification matrix type, the inputs of the optics trace and of the Z40 calibration.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The relativistic electron wavelength, λ = h / sqrt(2 m₀ e V (1 + e V / (2 m₀ c²))), in the
 // numerical form RELION uses (src/ctf.cpp, CTF::initialise): λ = 12.2643247 / sqrt(V (1 + 0.978466e-6 V)) Å
 // with V the accelerating voltage in volts.

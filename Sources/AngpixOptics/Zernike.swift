@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Zernike polynomials as RELION 3.1 uses them for the aberrations of an optics group
 // (src/jaz/math/Zernike.cpp; rlnEvenZernike, rlnOddZernike in data_optics).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The absolute pixel size from the Z40 aberration fitted by CtfRefine and a trusted Cs
 // (reference text, "How can I estimate the absolute pixel size of a map?"):
 //

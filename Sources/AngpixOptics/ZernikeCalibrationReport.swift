@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The presentation of a Z40 calibration (ZernikeCalibration): the optics-group table for reports
 // and JSON, the text `angpix calibrate zernike` prints, and the JSON document it writes.
 

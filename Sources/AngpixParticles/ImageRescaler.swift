@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // One particle image brought to the new pixel size and box, as relion_image_handler
 // --rescale_angpix X --new_box N does it: Fourier cropping or padding to the rescaled box (the
 // Fourier module's RELION-exact rescale), then a real-space window to the final box around the

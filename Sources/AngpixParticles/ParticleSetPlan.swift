@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The plan of a particle-set rescale: which stacks the STAR file references (rlnImageName is
 // "N@path/to/stack.mrcs", N counted from 1, as in RELION's Conventions page), how each optics group
 // is rescaled, where each new stack goes, and which shard processes it.

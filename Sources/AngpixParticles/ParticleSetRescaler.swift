@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix particles rescale`: a RELION 3.1 particle STAR file and its stacks brought to another
 // pixel size and box (the "merge datasets by re-scaling one of them" recipe of RELION's "Pixel size
 // issues" page), on one machine or split into shards.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors of the Particles module (rescaling whole particle sets). Each prints as one line naming
 // the file and the record (particle row, stack, shard file) and the reason.
 

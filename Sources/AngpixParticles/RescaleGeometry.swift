@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The geometry of rescaling particle images as relion_image_handler --rescale_angpix X --new_box N
 // does it (RELION 3.1.3, src/apps/image_handler.cpp, checked against the installed program):
 //   rescaled box = ROUND(old box × (old pixel size / X)), then made even by dropping 1 if odd

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The resume rule. Every rescaled stack OUT.mrcs gets a small record beside it,
 // OUT.mrcs.angpix.json, written (atomically) only after the stack itself was committed. A rerun
 // skips a stack, without reading its source, only if all of these hold:

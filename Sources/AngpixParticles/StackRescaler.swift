@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Rescaling the stacks of a plan: each stack is read and written image by image (memory bounded
 // by a few images per core), written atomically (MRCStackWriter: temporary file renamed on commit),
 // and recorded (StackRecord) so that a rerun skips it. Work is spread over the cores either by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The C library's rand() as glibc implements it (the TYPE_3 additive feedback generator of
 // random_r.c: 34-word state seeded by the Park–Miller "minimal standard" LCG, r[i] = r[i-3] +
 // r[i-31] mod 2³², output r >> 1, RAND_MAX = 2³¹ − 1).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // RELION's phase randomisation beyond a shell (src/postprocessing.cpp, randomizePhasesBeyond),
 // for the FSC of phase-randomised masked maps. Phases are drawn from glibc's rand() in RELION's
 // loop order; the shells and the Hermitian planes come from AngpixFourier.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors of the Postprocess module: inputs that relion_postprocess would reject (or silently
 // mishandle), each printed as one line naming the file and the reason.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Writing a post-processing run's files into an output folder, with RELION's names:
 // postprocess.mrc (sharpened), postprocess_masked.mrc (sharpened × mask), postprocess.star,
 // postprocess_fsc.xml. Every file is written atomically; all destinations are checked against

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // SVG plots of a post-processing run (what RELION draws into postprocess_fsc.eps and
 // postprocess_guinier.eps): the FSC curves against 1/Å with the 0.143 line and the final
 // resolution, and the Guinier plot (ln amplitude against 1/Å²) with the fitted line.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The JSON summary of a post-processing run, as `angpix postprocess --json` prints it.
 
 /// The JSON summary of a post-processing run (`angpix postprocess --json`): the numbers, the FSC

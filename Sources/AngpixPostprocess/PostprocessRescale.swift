@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The quick pixel-size fix of an existing postprocess.star (the reference text's first answer,
 // without the half maps): every Å value is rescaled from the old pixel size p to the new one p'
 // (r = p'/p), because the map itself is unchanged in pixels:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // postprocess.star as relion_postprocess 3.1 writes it (src/postprocessing.cpp writeOutput):
 //   data_general  key-value block: rlnFinalResolution, rlnBfactorUsedForSharpening,
 //                 rlnUnfilteredMapHalf1/2, and with a mask rlnParticleBoxFractionSolventMask,

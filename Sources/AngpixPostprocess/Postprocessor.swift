@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The post-processing pipeline of relion_postprocess 3.1 (src/postprocessing.cpp Postprocessing::run),
 // reimplemented on angpix's FFTs:
 //   FSC of the unmasked half maps; FSC of the masked half maps; phase randomisation of the unmasked

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Sharpening of the averaged half maps as relion_postprocess 3.1 does it (src/postprocessing.cpp
 // sharpenMap, applyFscWeighting, makeGuinierPlot; src/fftw.cpp applyBFactorToMap, lowPassFilterMap;
 // src/funcs.cpp fitStraightLine):

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Synthetic half maps for tests, benchmarks and demonstrations: a "structure" of Gaussian blobs
 // blurred by a B-factor (exp(−B·s²/4) in Fourier space), plus independent Gaussian noise in each
 // half, and a soft spherical mask (radius 0.3·N, raised-cosine edge of 6 pixels). Deterministic

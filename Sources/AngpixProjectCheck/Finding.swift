@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // What `angpix check` reports: findings about pixel-size traps in a RELION project, each with a
 // severity, the files involved, what is wrong, why it matters and what to do. The traps are the
 // ones of RELION's "Pixel size issues" page (RELION wiki,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Checks of the maps a refinement is given: the reference's header pixel size against the optics
 // groups' nominal pixel sizes (relion_refine rescales every particle to the reference's header
 // pixel size and box: a PostProcess map with a corrected pixel size reused as a reference is the

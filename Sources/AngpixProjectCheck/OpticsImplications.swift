@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // What CtfRefine's results in data_optics say about the pixel size (reference text: "How can I
 // estimate the absolute pixel size of a map?" and "Multiple optics groups"): a large Z40 (the 7th
 // rlnEvenZernike coefficient) is a Cs error that a pixel-size error explains, and a rlnMagMat

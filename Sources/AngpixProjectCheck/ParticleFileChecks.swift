@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Checks of a particle STAR file on its own (RELION 3.1 conventions, src/metadata_label.h):
 // optics groups that share a name but not their optics, particles pointing to a missing optics
 // group, RELION 3.0 columns left in a 3.1 file (rlnMagnification, rlnDetectorPixelSize,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Checks of a postprocess.star (RELION's PostProcess output: data_general names the half maps,
 // data_fsc has one row per Fourier shell with rlnSpectralIndex i and rlnResolution i / (box ×
 // pixel size) in 1/Å). The pixel size PostProcess used is recovered from data_fsc and compared

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The project check: reads the files of a RELION project that bear on the pixel size (a particle
 // STAR file, the reference and the mask of a refinement, a postprocess.star and its half maps,
 // the particle stacks) and reports every trap of RELION's "Pixel size issues" page as a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The findings of a project check for people: text for a terminal (one block per finding, wrapped
 // to 100 columns) and an HTML page (what was looked at, then one box per finding), as
 // `angpix check` prints and writes them.

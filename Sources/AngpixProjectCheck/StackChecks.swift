@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Checks of the particle stacks a STAR file names (`N@stack.mrcs`, RELION's image-name
 // convention): each stack's MRC header pixel size against its optics group's rlnImagePixelSize,
 // its box against rlnImageSize, the image indices against the number of images, and stacks that

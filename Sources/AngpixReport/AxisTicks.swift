@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // "Nice" axis ticks (1, 2, 2.5, 5 × 10ⁿ steps), after Heckbert, "Nice numbers for graph labels",
 // Graphics Gems (1990), and the tick positions of a resolution axis (frequency in 1/Å, labels in Å).
 

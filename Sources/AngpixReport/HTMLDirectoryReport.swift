@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A report page made from a folder of results (the convention `angpix report DIR` reads, and
 // that `angpix demo` and every command's `--json`/`--plot` outputs follow):
 //

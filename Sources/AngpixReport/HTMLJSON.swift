@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A small JSON reader (RFC 8259) for the report builder. Unlike Foundation's JSONSerialization
 // it keeps the order of an object's keys as written (so a summary reads in the order its writer
 // chose), keeps each number's text, and tells booleans from numbers on every platform.

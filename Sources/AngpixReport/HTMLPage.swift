@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A self-contained HTML5 page (WHATWG HTML Living Standard): inline CSS, inline SVG figures,
 // tables of numbers and call-outs, with no scripts and no external resources, so that the file
 // reads the same offline, in a mail attachment or in ten years. Commands build one from sections

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A line plot rendered as a self-contained SVG document (W3C SVG 1.1; no scripts, no external
 // fonts or styles). The Report module knows nothing of the science: it draws series of (x, y)
 // numbers, optional vertical markers, an optional horizontal reference line, and can label a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tables of results: the {title, columns, rows} object of the report folder convention (see
 // HTMLDirectoryReport.swift) and the same rows as aligned text for a terminal.
 

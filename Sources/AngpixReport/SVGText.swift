@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Text and number helpers for writing SVG (an XML dialect, W3C SVG 1.1): escaping of character
 // data and attribute values, and compact, locale-independent number formatting.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // RELION's conventions over STAR tables (RELION 3.1 and later): the data_optics table of optics
 // groups, the particle table whose rlnOpticsGroup refers to it, and the `N@stack.mrcs` image
 // names. Labels and units as RELION defines them (src/metadata_label.h in RELION's sources):

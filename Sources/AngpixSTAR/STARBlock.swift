@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // One table of a STAR file: a `loop_` with labelled columns and rows, or a group of `_label value`
 // pairs (a key-value block is a table of one row). Values read from a file stay as byte offsets
 // into the source text until asked for; edits (new or replaced columns, row selections,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Reading many columns of a large table in one pass over its rows. The text is row-major, so
 // reading 26 columns one after another would stream the whole file through the cache 26 times;
 // here each row is visited once and every requested cell of it is parsed while it is in cache.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A STAR document: the tables of a STAR file (RELION 3.0–5 particle, micrograph, movie,
 // postprocess and model files; PDB mmCIF files) in file order, read losslessly and written back
 // atomically. The STAR format is defined by Hall (1991) and, for mmCIF, by the CIF 1.1 syntax.

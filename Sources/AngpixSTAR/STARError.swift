@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Errors of the STAR engine. Each prints as one line naming the file, the line where known, and
 // the reason, e.g. `particles.star:1234: row has 25 values, the table has 26 columns`.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // What kind of RELION file a STAR document is (3.1+ particles/micrographs/movies with an optics
 // table, RELION 3.0 without one, an mmCIF model, or another STAR file), and the summary that
 // `angpix star info` prints: the blocks, and for RELION 3.1+ files each optics group's optics and

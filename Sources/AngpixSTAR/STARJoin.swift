@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Joining STAR files the way RELION's JoinStar does (`relion_star_handler --combine`, RELION 3.1
 // src/apps/star_handler.cpp): the optics groups of all inputs are renumbered 1…n in order of first
 // appearance (inputs in order, groups in table order) and every row's rlnOpticsGroup is remapped;

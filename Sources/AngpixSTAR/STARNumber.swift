@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Exact decimal-to-binary conversion of STAR values. Digits are gathered into a UInt64 with a
 // decimal exponent; when the mantissa fits 53 bits and |exponent| <= 22 one IEEE multiplication or
 // division of two exactly representable numbers gives the correctly rounded result (Clinger 1990,

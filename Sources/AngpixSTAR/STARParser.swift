@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The STAR/CIF reader: turns a text into tables (loop_ tables and key-value groups) whose cells
 // are byte offsets into the text. Grammar (STAR, Hall 1991; CIF 1.1 as used by the PDB; RELION's
 // dialect): `data_NAME` starts a block; `loop_` followed by `_labels` and values is a table;

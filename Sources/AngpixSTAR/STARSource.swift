@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The bytes a STAR document was read from (a memory-mapped file or a copy of a string), and the
 // lexical rules of STAR/CIF tokens used to find a value's extent again on demand:
 // - whitespace is space, tab, CR and LF; `#` at the start of a token starts a comment to the line end;

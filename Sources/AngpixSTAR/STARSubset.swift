@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Selecting the particles of some micrographs: keeps the rows of a particle table whose
 // rlnMicrographName is listed in a MotionCorr `corrected_micrographs.star` (or any STAR file with
 // an rlnMicrographName column). This is how RELION's "Pixel size issues" page runs Bayesian

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The tokenized cells of one loop_ table or key-value group: for each cell only the byte offset
 // where its token starts, stored as UInt32 relative to the start of a segment (each segment is a
 // contiguous run of rows, at most a few GB of text). A value's text is found again on demand by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A STAR file read straight into typed columns, for analysis (what starfile.read gives as data
 // frames). Large RELION loops are read in one pass: each line is checked and tokenized and its
 // cells converted while they are in cache, written in place into the result arrays; no per-cell

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // RELION 3.0 -> 3.1 conversion, as `relion_convert_star` does it (RELION 3.1
 // src/star_converter.cpp): the per-particle optics columns (rlnVoltage, rlnSphericalAberration,
 // rlnAmplitudeContrast, and rlnMagnification with rlnDetectorPixelSize, whose ratio ×10⁴ is the

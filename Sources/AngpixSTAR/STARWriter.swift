@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The STAR writer. An unchanged table is copied byte for byte from the text it was read from
 // (with the comments and blank lines before it). A changed table is written in RELION's layout
 // (`data_name`, `loop_`, `_label #n`, one row per line, columns right-aligned to a common width,

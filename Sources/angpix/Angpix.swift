@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The angpix command: parses arguments and calls the library. No science lives here.
 
 import ArgumentParser

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // What every command shares: the progress line on stderr, JSON printing, and `--jobs`.
 
 import Foundation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix calibrate`: the absolute pixel size, from Z40 and a trusted Cs, or against a model or a map.
 
 import ArgumentParser

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix calibrate map MAP REFERENCE`: the pixel size of MAP that matches REFERENCE's.
 
 import AngpixCore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix calibrate model MAP MODEL`: the pixel size at which a map agrees best with an atomic model.
 
 import AngpixCore

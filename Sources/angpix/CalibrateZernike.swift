@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix calibrate zernike`: the true pixel size of each optics group from the Z40 coefficient
 // CtfRefine fitted (7th rlnEvenZernike) and a trusted Cs (reference text, "How can I estimate the
 // absolute pixel size of a map?").

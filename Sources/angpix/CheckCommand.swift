@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix check`: looks for the pixel-size traps of RELION's "Pixel size issues" page in a
 // project's files and prints each finding; exit status 1 when something serious is found.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix ctf`: the CTF at a wrong pixel size, and how defocus (and Cs) fitted at the nominal
 // pixel size absorb the error (the reference text's "Cs and the error in the pixel size").
 

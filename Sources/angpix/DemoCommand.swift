@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix demo`: the main job on built-in data, following the RELION documentation's "Pixel size
 // issues" page end to end. It is a sequence of sections, each a small function that writes its
 // inputs into the demo folder, runs the library the matching command uses, prints what it found

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The demo's map sections: a map simulated from the built-in model at a true pixel size but
 // labelled with the nominal one (as a refinement at a slightly wrong pixel size gives it), its
 // calibration against the model, the header corrected, and PostProcess at the corrected pixel

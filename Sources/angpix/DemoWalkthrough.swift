@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The sections of `angpix demo` after the join: the reference text ("Pixel size issues", RELION)
 // walked through end to end on data generated on the fly, each section calling the library the
 // matching command uses and writing NAME.json (+ NAME*.svg) into the output folder, in the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix map`: MRC maps and particle stacks — inspect and validate them (info), fix the header's
 // pixel size (set-pixel-size), bring them to another pixel size and box exactly as
 // relion_image_handler --rescale_angpix / --new_box does (rescale).

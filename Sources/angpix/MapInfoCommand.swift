@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix map info FILE [--json]`: the MRC2014 header, voxel size, statistics of the data and the
 // validation problems found (AngpixMRC: MRCFileDescription; MRCValidation.swift for the checks).
 

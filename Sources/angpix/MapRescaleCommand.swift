@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix map rescale IN -o OUT [--angpix X] [--box N]`: what relion_image_handler --i IN --o OUT
 // --rescale_angpix X --new_box N does, for a map or a stack (algorithm: Fourier/Rescale.swift).
 // Stacks are streamed: images are read from the memory-mapped input in batches, rescaled on all

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix map set-pixel-size IN --angpix X -o OUT`: writes a copy of IN whose header says X Å per
 // pixel (CELLA = X · MX...), voxels untouched — what relion_image_handler --force_header_angpix does.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix model`: atomic models (PDB, PDBx/mmCIF, plain or gzip-compressed).
 
 import ArgumentParser

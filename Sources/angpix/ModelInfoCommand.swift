@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix model info MODEL [--json]`: atoms, chains, residues, elements, bounding box, B-factors.
 
 import AngpixCore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix optics`: effective pixel sizes of optics groups through relion_refine's rescaling to the
 // reference's pixel size and CtfRefine's magnification matrices (reference text, "Examples").
 

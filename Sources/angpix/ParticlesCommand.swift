@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix particles`: whole particle sets (STAR file + stacks) brought to another pixel size and
 // box, on one machine or as shards on a cluster. Argument parsing and printing only; the work is
 // in the Particles module.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix postprocess`: relion_postprocess (3.1) on two half maps, at the header's or a corrected
 // pixel size, and `angpix postprocess rescale`: the quick pixel-size fix of an existing
 // postprocess.star (and its map header). The science is in the Postprocess module.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix report DIR`: one self-contained HTML page from a folder of results (DIR/*.json
 // summaries and DIR/*.svg plots; the convention is described in Report/HTMLDirectoryReport.swift
 // and in the README's "Reports" section).

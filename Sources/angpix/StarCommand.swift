@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix star`: information about STAR files, and RELION's JoinStar, particle subsets by
 // micrograph, and the RELION 3.0 -> 3.1 upgrade. The logic lives in the STARFile module.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // End-to-end tests of `angpix calibrate model` and `angpix calibrate map` on MRC files simulated
 // in the test (1orc at a known pixel size, header 3 % off).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix check`: exit status 0 when nothing serious is found and 1 when something is, the text
 // and JSON output, the HTML report, and the errors for unreadable inputs.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // End-to-end tests of `angpix ctf simulate`: the reference text's numbers, JSON, the SVG plot,
 // and bad input.
 

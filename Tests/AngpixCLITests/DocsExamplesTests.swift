@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The documentation's command lines against the built angpix binary, so that the docs cannot
 // drift from the commands:
 // - every `angpix …` command line in README.md and docs/*.md (code blocks and inline code) names

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Nothing is lost when angpix is killed or the disk fills up while it writes: the destination
 // either does not exist or is the complete previous file, and no input changes.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // End-to-end tests of maps stored with a permuted axis order (MAPC MAPR MAPS) and of mode-0
 // signedness through `angpix map info | set-pixel-size | rescale`. Files are built by hand
 // (AngpixTestSupport.RawMRC).

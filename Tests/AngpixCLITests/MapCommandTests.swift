@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // End-to-end tests of `angpix map info | set-pixel-size | rescale`, including the comparison with
 // relion_image_handler --rescale_angpix / --new_box on generated maps and stacks.
 

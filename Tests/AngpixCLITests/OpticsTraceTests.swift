@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // End-to-end tests of `angpix optics trace`: the reference text's two-group example and the
 // 0.98 → 0.96 trap.
 

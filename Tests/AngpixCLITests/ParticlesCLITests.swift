@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix particles rescale` end to end through the built binary: three shard processes merged
 // equal one process, RELION 3.1.3 agrees on the stacks and reads the STAR file, bad input exits 1
 // with a message naming the file and the particle.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // End-to-end tests of `angpix postprocess` and `angpix postprocess rescale` (the built binary).
 
 import Testing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix report DIR`: the page is written, and a real headless browser (Chromium) draws it:
 // the screenshot is not blank, the plot's curve is there in colour, and the titles are in the DOM.
 

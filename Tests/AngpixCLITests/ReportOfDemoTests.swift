@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The demo's folder and its report: `angpix demo --out DIR` writes every section's results,
 // the mini-project that `angpix check` is run on, and report.html, which a real headless browser
 // draws with all its plots.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix star info/join/subset/upgrade` end to end, including the bad-input cases, and
 // comparisons with RELION 3.1.3's relion_star_handler --combine and relion_convert_star.
 

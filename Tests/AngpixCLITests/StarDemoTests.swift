@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix demo`, section 1: the reference text's Dataset1/Dataset2 joined like JoinStar.
 
 import Testing

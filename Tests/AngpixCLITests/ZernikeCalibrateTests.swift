@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // End-to-end tests of `angpix calibrate zernike`: the true pixel size from Z40 and a trusted Cs.
 
 import Foundation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `calibrate map`: the pixel size of a map relative to a reference map of the same structure.
 
 import Foundation

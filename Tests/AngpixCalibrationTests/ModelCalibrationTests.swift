@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Accuracy of `calibrate model` on maps simulated from the shared PDB entries at a known pixel
 // size whose headers are 2-6 % off: within 0.2 % at 3 Å and 0.5 % at 4.5 Å.
 

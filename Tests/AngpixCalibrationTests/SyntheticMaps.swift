@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Test maps: a model's density simulated at a known (true) pixel size, blurred by a B-factor,
 // low-passed to a resolution and with Gaussian noise, whose header states a wrong pixel size; the
 // model is placed as if fitted into the map at the header's pixel size (centroid on the density's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 import Testing
 import Foundation
 @testable import AngpixCore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the Fourier-space helpers: shells, radial averages, FSC, and Fourier crop/pad.
 
 import Foundation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Compares RealFFTPlan with numpy.fft.rfftn / irfftn (computed in float64 by a python3
 // subprocess on the same deterministic input, exchanged through binary files).
 

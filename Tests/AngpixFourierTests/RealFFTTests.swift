@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of RealFFTPlan against a direct DFT computed in Double, round trips, thread/batch
 // consistency, and numpy's rfftn/irfftn (run as a python3 subprocess where numpy is installed).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of RELION's rescaled-box rounding (RescaleTarget.relionBox), shared by map and particle rescaling.
 
 import Testing

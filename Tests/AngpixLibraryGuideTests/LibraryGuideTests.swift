@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The code of docs/library.md, compiled and run. This target depends only on modules of the
 // AngpixKit product and imports them without @testable, so it shows that the public API is enough
 // for a package that depends on angpix. Every ```swift block of docs/library.md must appear in

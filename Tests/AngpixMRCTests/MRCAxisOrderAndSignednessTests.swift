@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of two MRC2014 corners: files stored with a permuted axis order (MAPC MAPR MAPS other than
 // 1 2 3), read back in x, y, z order; and mode 0 bytes, signed unless IMOD's stamp says unsigned.
 // The files are built by hand (AngpixTestSupport.RawMRC), not by angpix's writer.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the description `map info` prints (MRCFileDescription): kind, voxel size, axis order,
 // statistics and the text layout.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of MRC2014 reading and writing: every mode, both byte orders, stacks, headers written by
 // RELION, and the errors for broken files.
 

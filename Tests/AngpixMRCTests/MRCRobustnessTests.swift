@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Hardening of the MRC readers: every prefix and many corruptions of small valid files give a
 // clear MRCError or a correct map, never a crash, a hang or an attempt to allocate absurd memory.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of RELION-style Fourier rescaling (Fourier/Rescale.swift): box arithmetic, centre windows,
 // Fourier cropping and padding of band-limited signals, and the batched stack driver.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the built-in helix bundle (IdealHelixBundle): atom count, chains, centre and helix geometry.
 
 import Testing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Model maps against analytic single-atom results (the integral of an atom is f(0) = Σ a_i times
 // its occupancy; its radial profile is the Gaussian sum) and a grid-independence check.
 

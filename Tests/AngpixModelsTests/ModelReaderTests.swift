@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Reading PDB and mmCIF models: the shared PDB entries, alternate locations, several models,
 // element columns and their fallback, gzip, and the errors for broken files.
 

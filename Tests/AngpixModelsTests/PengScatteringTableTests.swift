@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The Peng et al. (1996) Table 1 element table: coverage of the elements found in PDB entries,
 // physical plausibility of every entry (f(0) = Σ a_i across the periodic table, the Mott-Bethe
 // bound at high s), spot values against the published numbers, and the error for elements

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // RELION 3.1's CTF: wavelength, zeros against the analytic formula, and the effect of each term
 // (astigmatism, amplitude contrast, phase shift, B-factor, scale, Zernike terms, magnification).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the presentation of a pixel-size error simulation (CtfSimulationReport).
 
 import Testing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the presentation of optics results: the optics trace's text and JSON document, and the
 // Z40 calibration's table and text.
 

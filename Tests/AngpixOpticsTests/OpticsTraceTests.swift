@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The reference text's "Examples": effective pixel sizes through relion_refine's rescaling and
 // CtfRefine's magnification matrices, and the 0.98 → 0.96 trap.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The reference text's "Cs and the error in the pixel size": a CTF at 5000 Å, Cs 2.7 mm, 300 kV,
 // truly 0.51 Å/px but believed to be 0.54 Å/px, fitted at the nominal pixel size over 30–3.5 Å.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Our CTF against RELION's own: `relion_ctf_toolbox --simulate` writes RELION's centred CTF image
 // (CTF::getCenteredImage) as an MRC file, which we compare pixel by pixel.
 

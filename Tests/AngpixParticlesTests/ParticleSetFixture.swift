@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A generated particle set for the tests: a few stacks of small band-limited images (sums of
 // cosines with known frequencies, so that the exact Fourier rescale is known in closed form) and a
 // RELION 3.1 particle STAR file that references them out of order.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // The plan of a particle-set rescale: RELION's box rounding, stack mapping, shards, bad records.
 
 import Testing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // End-to-end tests of the particle-set rescale on generated particle sets: the stacks (checked
 // against the closed-form rescale of band-limited images), the STAR file (what changes, what stays),
 // --box, --group, resume, shards and merge, and bad input.

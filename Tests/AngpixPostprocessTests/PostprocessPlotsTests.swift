@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the post-processing plots (PostprocessResult.fscPlot / guinierPlot / writePlots).
 
 import Foundation

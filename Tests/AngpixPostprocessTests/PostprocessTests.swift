@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Unit tests of the Postprocess pieces: RELION's random phases, FSC, the Guinier fit, the
 // postprocess.star writer and rescale, and every bad input the issue lists.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // relion_postprocess 3.1.3 and angpix on the same generated half maps (a blob structure with
 // independent noise per half, a soft spherical mask), with the header's pixel size and with
 // --angpix. The docs (docs/postprocess.md) claim: the same final resolution shell, every FSC value within 1e-5,

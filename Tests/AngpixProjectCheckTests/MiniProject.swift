@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A generated mini RELION project for the check tests: STAR files written as text, maps and
 // particle stacks written with the MRC module, all in a temporary folder.
 

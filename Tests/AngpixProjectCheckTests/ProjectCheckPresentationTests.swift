@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the check's text and HTML page (ProjectCheckReport.text / htmlPage).
 
 import Foundation

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // One test per finding of the project check, each on a generated mini-project, named after the
 // trap of RELION's "Pixel size issues" page it shows.
 

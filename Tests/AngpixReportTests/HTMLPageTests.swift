@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the HTML page builder and of the folder-of-results report (Report/HTML*.swift).
 
 import Foundation

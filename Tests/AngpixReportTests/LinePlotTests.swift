@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of the SVG line plot: well-formed XML, one path per series, resolution axis labels,
 // escaping, and robustness to NaN and empty series.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Bad input: each error names the file, the line where there is one, and what is wrong.
 
 import Testing

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // STARBlock.columns(doubles:ints:strings:) reads many columns in one parallel pass; it must give
 // exactly what the column-by-column readers give, and name the first bad value like them.
 

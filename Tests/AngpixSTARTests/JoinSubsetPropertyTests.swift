@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Property: joining datasets and then taking the subset of each dataset's micrographs (the way the
 // reference text runs Polishing on combined datasets) gives back each dataset's particles exactly,
 // each still pointing to optics identical to its original group.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tests of STAR file-kind classification and the `star info` summary (STARFileKind, STARFileSummary).
 
 import Testing

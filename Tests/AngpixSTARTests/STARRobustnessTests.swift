@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Hardening of the STAR reader and writer: generated tables with awkward values round-trip
 // exactly, and every prefix or corruption of a valid file gives a clear error or a result,
 // never a crash or a hang.

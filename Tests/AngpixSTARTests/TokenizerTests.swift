@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Tokenizer and document tests: every piece of STAR syntax RELION 3.0–5 and the PDB's mmCIF use.
 
 import Testing

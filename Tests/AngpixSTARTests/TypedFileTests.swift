@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // STARTypedFile reads large loops in one pass (tokenize and convert each line, rows written in
 // place by pieces). Whatever path a table takes, it must give exactly what the lossless document
 // gives, with the same errors.

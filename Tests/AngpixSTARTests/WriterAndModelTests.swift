@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Writing changed documents (unchanged cells keep their text), building blocks, and RELION's
 // optics/particle/image-name model.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Hand-built MRC files for tests: the 1024-byte header written field by field from the MRC2014
 // word table (not through angpix's MRCHeader), so that tests of the reader do not share its code.
 

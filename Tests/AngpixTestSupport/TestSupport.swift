@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Helpers shared by the test targets: temporary folders, the built angpix binary, RELION's tools,
 // and the small real data in Tests/Fixtures.
 

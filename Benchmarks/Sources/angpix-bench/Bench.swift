@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // angpix-bench: throughput of angpix side by side with the field's tools, as ratios.
 // Large inputs are generated into ./bench-data (never committed).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // angpix-bench calibrate: `calibrate model` on a 256³ map with a 10,000-atom model (1orc tiled on a
 // lattice), with and without --refine-rotation, and `calibrate map` on two 256³ maps, side by side
 // with EMDA's map-to-map magnification refinement (what `emda magref` runs) on the same maps in

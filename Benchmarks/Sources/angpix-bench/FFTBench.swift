@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // angpix-bench fft: real FFT throughput (forward rfftn + inverse irfftn) of angpix on one and on
 // two threads, side by side with scipy.fft (pocketfft; float32, workers=1) measured in the same
 // run by a python3 subprocess. Batches of images are run as 10 rounds of 1/10 of the images so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix-bench map`: throughput of `angpix map rescale` (the same library pipeline: memory-mapped
 // read, RELION-exact Fourier rescale on all cores, atomic write) on a generated 256³ map and a
 // generated stack of 2000 images of 256² rescaled to 200², side by side in the same run with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A realistic RELION 3.1 particle STAR file of any size, made in Swift with a fixed seed: the
 // benchmark's input (1,000,000 particles, 26 columns, about 400 MB). The layout is what
 // relion_refine writes: `# version 30001`, a data_optics loop of two groups (1.00 and 1.05 Å,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // angpix-bench particles: rescaling a generated particle set (default 20,000 particles of 256² at
 // 1 Å in 100 stacks, to 1.28 Å = 200²) with `angpix particles rescale` (the library, all cores) and
 // with relion_image_handler --rescale_angpix on the same stacks (one process per stack, one at a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix-bench postprocess`: relion_postprocess and angpix's Postprocessor on the same
 // generated half maps (default 256³, auto B-factor, soft spherical mask), timed in one run.
 // Inputs are generated once into ./bench-data/postprocess-<N>/ (never committed).

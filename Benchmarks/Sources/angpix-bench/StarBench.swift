@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix-bench star`: the STAR engine on a 1,000,000-particle RELION 3.1 file of 26 columns
 // (about 400 MB, made by ParticleStarGenerator with a fixed seed into ./bench-data if absent). Each angpix
 // stage runs in a child process of this program so that its peak memory (ru_maxrss) is its own;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // libFuzzer target: the MRC header interpreter, the validator and the map/stack readers on
 // arbitrary bytes. Every input must give a map or a thrown MRCError, never a trap.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // libFuzzer target: the model readers (PDB, PDBx/mmCIF, gzip-compressed either way) on arbitrary
 // bytes. Every input must give a model with finite coordinates or a thrown ModelError, never a trap.
 

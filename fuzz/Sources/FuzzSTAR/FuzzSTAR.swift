@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // libFuzzer target: the STAR/mmCIF reader, the one-pass typed reader, the typed RELION model and
 // the writer on arbitrary bytes.
 // Every input must give either a document or a thrown STARError; a document must serialise and

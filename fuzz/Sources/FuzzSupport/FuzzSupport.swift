@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Shared by the fuzz targets: the readers take paths (they memory-map), so each input is written
 // to one file in shared memory and read from there.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // A user's program built against angpix by version (CI only): reads a RELION 3.1 STAR file's
 // optics groups, evaluates a CTF, writes and reads back an MRC map. Exits 1 if anything is off.
 import AngpixCore
