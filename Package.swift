@@ -47,7 +47,7 @@ let package = Package(
         .target(name: "AngpixProjectCheck", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixOptics"]),
 
         // Pixel size and magnification distortion from the rings of a diffraction standard (issue 17).
-        .target(name: "AngpixRings", dependencies: ["AngpixCore", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixReport"]),
+        .target(name: "AngpixRings", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixReport"]),
         // Simulated images of diffraction standards (crystallites of a real lattice) for tests.
         .target(name: "AngpixSimulation", dependencies: ["AngpixCore", "AngpixFourier", "AngpixOptics"]),
 
