@@ -199,7 +199,7 @@ public enum RingsCalibration {
         let usable = plans.filter { $0.note == nil }
         if usable.isEmpty {
             let detail = plans.map { "\($0.ring.label) \(String(format: "%.4f", $0.ring.spacing)) Å \($0.note!)" }.joined(separator: "; ")
-            if plans.contains(where: { $0.note!.hasPrefix("too close") }) && !plans.contains(where: { $0.note!.hasPrefix("beyond") }) {
+            if plans.contains(where: { $0.note!.hasPrefix("too close") }) {
                 throw RingsError.imageTooSmall(path: first.path, nx: first.nx, ny: first.ny, minimum: 2 * t)
             }
             throw RingsError.noRingBelowNyquist(standard: standard.name, detail: detail)

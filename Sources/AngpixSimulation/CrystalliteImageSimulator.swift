@@ -52,6 +52,8 @@ public struct CrystalliteImageSimulator: Sendable {
     public var amplitudeContrast: Double = 0.1
     /// The CTF's B-factor envelope (Å²).
     public var bFactor: Double = 5
+    /// The largest astigmatism (ΔfU − ΔfV, Å); each image draws one in [0, this).
+    public var maxAstigmatism: Double = 300
     /// The carbon film's noise power relative to the crystallites' mean power.
     public var amorphousLevel: Double = 0.2
     /// The image's standard deviation relative to its mean before counting noise.
@@ -179,7 +181,7 @@ public struct CrystalliteImageSimulator: Sendable {
         for k in 1..<spec.count { power += Double(spec[k].re * spec[k].re + spec[k].im * spec[k].im) }
         let carbon = (amorphousLevel * power / Double(spec.count)).squareRoot() / 2.0.squareRoot()
         let defocus = rng.uniform(defocusRange.lowerBound, defocusRange.upperBound)
-        let astig = rng.uniform(0, 300)
+        let astig = rng.uniform(0, maxAstigmatism)
         let ctf = try CTF(CTFParameters(defocusU: defocus + astig / 2, defocusV: defocus - astig / 2,
                                         defocusAngle: rng.uniform(0, 180), voltage: voltage,
                                         sphericalAberration: sphericalAberration, amplitudeContrast: amplitudeContrast,
