@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "AngpixKit", targets: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
+            "AngpixRings", "AngpixSimulation",
         ]),
     ],
     dependencies: [
@@ -47,9 +48,15 @@ let package = Package(
         // Project check: pixel-size traps in a RELION project, and the findings as text and HTML.
         .target(name: "AngpixProjectCheck", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixOptics", "AngpixReport"]),
 
+        // Pixel size and magnification distortion from the rings of a diffraction standard.
+        .target(name: "AngpixRings", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixReport"]),
+        // Simulated images of diffraction standards (crystallites of a real lattice) for tests.
+        .target(name: "AngpixSimulation", dependencies: ["AngpixCore", "AngpixFourier", "AngpixOptics"]),
+
         .executableTarget(name: "angpix", dependencies: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
+            "AngpixRings",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -66,6 +73,8 @@ let package = Package(
         .testTarget(name: "AngpixReportTests", dependencies: ["AngpixReport", "AngpixTestSupport"]),
         .testTarget(name: "AngpixParticlesTests", dependencies: ["AngpixParticles", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixReport", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixRingsTests", dependencies: ["AngpixRings", "AngpixSimulation", "AngpixMRC", "AngpixSTAR",
+                                                             "AngpixOptics", "AngpixCore", "AngpixTestSupport", "angpix"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),
         // The code of docs/library.md, compiled and run against the public API only (no @testable,

@@ -7,6 +7,7 @@ struct CalibrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calibrate",
         abstract: "Find the true pixel size: from Z40 and a trusted Cs, or against an atomic model or a map.",
-        subcommands: [CalibrateZernikeCommand.self, CalibrateModelCommand.self, CalibrateMapCommand.self]
+        subcommands: [CalibrateZernikeCommand.self, CalibrateModelCommand.self, CalibrateMapCommand.self,
+                      CalibrateRingsCommand.self]
     )
 }

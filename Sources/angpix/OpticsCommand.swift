@@ -13,7 +13,7 @@ struct OpticsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "optics",
         abstract: "Effective pixel sizes of optics groups through relion_refine's scaling.",
-        subcommands: [OpticsTraceCommand.self]
+        subcommands: [OpticsTraceCommand.self, OpticsSetMagnificationCommand.self]
     )
 }
 

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
+// End-to-end tests of `angpix calibrate rings` and `angpix optics set-magnification` (issue 17):
+// a SIMULATED round trip through RELION's rlnMagMat convention, and bad input (every error names
+// the file or the searched range, and no output is written).
+
+import Foundation
+import Testing
+import AngpixCore
+import AngpixMRC
+import AngpixOptics
+import AngpixRings
+import AngpixSTAR
+import AngpixTestSupport
+
+@Suite struct RingsCLITests {
+    @Test func testRoundTripThroughRlnMagMatAndSetMagnification() throws {
+        let seed: UInt64 = 777
+        let dir = TemporaryDirectory("rings")
+        // Data truly at 0.85 Å/px with a distortion, labelled 0.86 in the headers: the matrix for
+        // data at 0.86 Å/px is M = (0.86 / 0.85) D.
+        let t = 0.85, p = 0.86
+        let d = distortion(low: 0.996, high: 1.004, angle: -50)
+        let expected = expectedMagMatrix(d, truePixelSize: t, nominal: p)
+        let images = try simulateImages(count: 6, size: 2048, truePixelSize: t, distortion: d, seed: seed)
+        let paths = try writeImages(images, folder: dir.path, pixelSize: p)
+        let out = dir.file("rings.json")
+        let r = try runAngpix(["calibrate", "rings"] + paths + ["--standard", "gold", "-o", out])
+        #expect(r.status == 0, "seed \(seed): \(r.stderr)")
+        #expect(r.stdout.contains("rlnMagMat00") && r.stdout.contains("-Mag "))
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        let m = try #require(obj["magMatrix"] as? [String: Double])
+        print("SIMULATED seed \(seed): rlnMagMat \(m), expected \(expected)")
+        for (k, v) in [("m00", expected.m00), ("m01", expected.m01), ("m10", expected.m10), ("m11", expected.m11)] {
+            // 6 × 2048² images: 0.1 % per element (measured: 0.0003 at most).
+            #expect(abs((m[k] ?? 0) - v) < 0.001, "seed \(seed): \(k) = \(m[k] ?? .nan), expected \(v)")
+        }
+        // Into a STAR file: group 1 has a matrix already, group 2 is left alone.
+        let star = dir.write("particles.star", """
+        # version 30001
+
+        data_optics
+
+        loop_
+        _rlnOpticsGroup #1
+        _rlnOpticsGroupName #2
+        _rlnAmplitudeContrast #3
+        _rlnSphericalAberration #4
+        _rlnVoltage #5
+        _rlnImagePixelSize #6
+        _rlnMicrographOriginalPixelSize #7
+        _rlnImageSize #8
+        _rlnImageDimensionality #9
+        _rlnMagMat00 #10
+        _rlnMagMat01 #11
+        _rlnMagMat10 #12
+        _rlnMagMat11 #13
+        1 g1 0.1 2.7 300.0 1.72 0.86 200 2 1.010000 0.020000 -0.030000 0.990000
+        2 g2 0.1 2.7 300.0 1.72 0.86 200 2 1.000000 0.000000 0.000000 1.000000
+
+        """)
+        let outStar = dir.file("out.star")
+        let s = try runAngpix(["optics", "set-magnification", star, "--from", out, "--groups", "1", "-o", outStar])
+        #expect(s.status == 0, "\(s.stderr)")
+        let doc = try STARDocument(path: outStar)
+        let table = try OpticsTable(block: try #require(doc.block("optics")), file: outStar)
+        let g1 = try #require(table.group(1)?.magMatrix), g2 = try #require(table.group(2)?.magMatrix)
+        let total = Matrix2x2(1.01, 0.02, -0.03, 0.99) * Matrix2x2(m["m00"]!, m["m01"]!, m["m10"]!, m["m11"]!)
+        #expect(abs(g1.m00 - total.m00) < 2e-6 && abs(g1.m01 - total.m01) < 2e-6 && abs(g1.m10 - total.m10) < 2e-6 && abs(g1.m11 - total.m11) < 2e-6)
+        #expect(g2 == MagnificationMatrix.identity)
+        // --matrix form, all groups.
+        let outStar2 = dir.file("out2.star")
+        let s2 = try runAngpix(["optics", "set-magnification", star, "--matrix", "1.01,0,0,0.99", "-o", outStar2])
+        #expect(s2.status == 0, "\(s2.stderr)")
+        let t2 = try OpticsTable(block: try #require(try STARDocument(path: outStar2).block("optics")), file: outStar2)
+        #expect(abs((t2.group(2)?.magMatrix?.m11 ?? 0) - 0.99) < 1e-9)
+    }
+
+    private func writeImage(_ dir: TemporaryDirectory, _ name: String, nx: Int, ny: Int, nz: Int = 1, pixelSize: Double, data: [Float]) throws -> String {
+        let path = dir.file(name)
+        try MRCFile.write(MRCMap(nx: nx, ny: ny, nz: nz, pixelSize: pixelSize, data: data), to: path, policy: OutputPolicy(), isStack: nz > 1)
+        return path
+    }
+
+    private func noise(_ n: Int, seed: UInt64) -> [Float] {
+        var rng = SplitMix64(seed: seed)
+        return (0..<n).map { _ in Float(rng.normalPair().0) }
+    }
+
+    @Test func testBadInputErrorsNameTheFileAndWriteNothing() throws {
+        let dir = TemporaryDirectory("rings-bad")
+        let out = dir.file("out.json")
+        func fails(_ args: [String], _ needles: [String]) throws {
+            let r = try runAngpix(["calibrate", "rings"] + args + ["-o", out])
+            #expect(r.status != 0, "\(args): should fail")
+            for n in needles { #expect(r.stderr.contains(n), "\(args): \(r.stderr) lacks \(n)") }
+            #expect(!FileManager.default.fileExists(atPath: out), "\(args): output written on error")
+        }
+        // Ring beyond Nyquist: 1.5 Å/px has Nyquist 0.333 Å⁻¹, gold's rings are at 0.42 and 0.49.
+        let noisy = try writeImage(dir, "noise.mrc", nx: 512, ny: 512, pixelSize: 1.5, data: noise(512 * 512, seed: 3))
+        try fails([noisy, "--standard", "gold"], ["beyond Nyquist", "gold"])
+        // Wrong standard / no crystalline signal: no ring found, with the range searched.
+        try fails([noisy, "--standard", "4.0"], ["no ring found", "searched", "Å⁻¹"])
+        // Too small for the spacing.
+        let tiny = try writeImage(dir, "tiny.mrc", nx: 64, ny: 64, pixelSize: 0.85, data: noise(64 * 64, seed: 4))
+        try fails([tiny, "--standard", "gold"], ["tiny.mrc", "too small"])
+        // A constant image.
+        let flat = try writeImage(dir, "flat.mrc", nx: 256, ny: 256, pixelSize: 0.85, data: [Float](repeating: 7, count: 256 * 256))
+        try fails([flat, "--standard", "gold"], ["flat.mrc", "constant"])
+        // Images (frames) of different sizes.
+        let big = try writeImage(dir, "big.mrc", nx: 512, ny: 512, pixelSize: 0.85, data: noise(512 * 512, seed: 5))
+        let movie = try writeImage(dir, "movie.mrcs", nx: 256, ny: 256, nz: 3, pixelSize: 0.85, data: noise(256 * 256 * 3, seed: 6))
+        try fails([big, movie, "--standard", "gold"], ["movie.mrcs", "256 × 256"])
+        // A truncated movie.
+        let cut = dir.file("cut.mrcs")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: movie))
+        try bytes.prefix(bytes.count - 1000).write(to: URL(fileURLWithPath: cut))
+        try fails([cut, "--standard", "gold"], ["cut.mrcs", "truncated"])
+        // TIFF and EER are not read.
+        let tif = dir.write("movie.tif", "II*\0")
+        try fails([tif, "--standard", "gold"], ["movie.tif", "TIFF", "not supported"])
+        // No pixel size anywhere.
+        let zero = try writeImage(dir, "zero.mrc", nx: 256, ny: 256, pixelSize: 0, data: noise(256 * 256, seed: 7))
+        try fails([zero, "--standard", "gold"], ["zero.mrc", "--angpix"])
+    }
+}
