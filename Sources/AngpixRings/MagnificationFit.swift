@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// The magnification matrix from ring radii measured in many directions (issue 17).
+// The magnification matrix from ring radii measured in many directions.
 //
 // Conventions (those of RELION 3.1's rlnMagMat, see AngpixOptics/Matrix2x2.swift): a spatial
 // frequency k observed in an image, in 1/Å computed with the nominal pixel size p, is mapped to

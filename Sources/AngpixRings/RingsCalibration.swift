@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// `angpix calibrate rings` (issue 17): the absolute pixel size and the anisotropic magnification
+// `angpix calibrate rings`: the absolute pixel size and the anisotropic magnification
 // from images of a diffraction standard. The steps (docs/calibrate-rings.md):
 //   1. tile-averaged power spectra of every image (PowerSpectrum.swift), averaged over images;
 //   2. for every ring of the standard inside Nyquist: a search of the band ±b around the radius

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// Errors of the diffraction-ring calibration (`angpix calibrate rings`, issue 17). Each prints as
+// Errors of the diffraction-ring calibration (`angpix calibrate rings`). Each prints as
 // one line naming the file (or the standard) and the reason, following AngpixCore.AngpixError.
 
 import AngpixCore

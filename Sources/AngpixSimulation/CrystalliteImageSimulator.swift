@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // Simulated micrographs of a polycrystalline diffraction standard, for testing `calibrate rings`
-// (issue 17) against a known truth. It shares nothing with the estimator: it works in real space
+// against a known truth. It shares nothing with the estimator: it works in real space
 // with atoms, and only uses the Fourier module for the CTF and the band limit.
 //
 // The model:

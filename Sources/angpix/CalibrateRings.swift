@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix calibrate rings IMAGE… --standard gold|graphene|ice|SPACING`: the absolute pixel size
-// and the anisotropic magnification from images of a diffraction standard (issue 17). Parses,
+// and the anisotropic magnification from images of a diffraction standard. Parses,
 // calls AngpixRings.RingsCalibration, prints text or JSON; the science and its conventions are in
 // Sources/AngpixRings and docs/calibrate-rings.md.
 

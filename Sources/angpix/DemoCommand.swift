@@ -4,9 +4,9 @@
 // inputs into the demo folder, runs the library the matching command uses, prints what it found
 // and writes NAME.json (+ SVG plots) for the HTML report (report.html, `angpix report`).
 //
-// Section 1 (issue 2): the page's two example datasets, Dataset1 at 1.0 Å/px with box 140 and
+// Section 1: the page's two example datasets, Dataset1 at 1.0 Å/px with box 140 and
 // Dataset2 at 1.1 Å/px with box 128, joined like JoinStar: dataset2's optics group becomes 2.
-// Sections 2–6 (issue 7; DemoWalkthrough.swift, DemoMaps.swift): the CTF at a wrong pixel size,
+// Sections 2–6 (DemoWalkthrough.swift, DemoMaps.swift): the CTF at a wrong pixel size,
 // the true pixel size from Z40, pixel sizes through optics groups, a map simulated from a built-in
 // model at 0.98 Å/px but labelled 1.00, calibrated against the model, its header corrected and
 // PostProcess at 0.98; then `angpix check` on the resulting mini-project (project/).
@@ -76,7 +76,7 @@ struct DemoCommand: ParsableCommand {
     }
 }
 
-// MARK: section 1: join (issue 2)
+// MARK: section 1: join
 
 /// A RELION 3.1 particle file with one optics group, as in the reference text's examples.
 func demoDataset(name: String, pixelSize: Double, box: Int, particles: Int) -> String {

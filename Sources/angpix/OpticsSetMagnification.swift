@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix optics set-magnification IN.star --matrix … | --from rings.json [--groups 1,2] -o OUT.star`:
-// composes a magnification matrix into optics groups' rlnMagMat00…11 (issue 17). Parses and calls
+// composes a magnification matrix into optics groups' rlnMagMat00…11. Parses and calls
 // AngpixRings.MagnificationWriter, whose header derives the order M_total = M_existing · M_new.
 
 import AngpixCore
