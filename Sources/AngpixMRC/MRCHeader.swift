@@ -182,8 +182,12 @@ public struct MRCHeader: Sendable, Equatable {
         return MRCTriple(v(cella.x, mx), v(cella.y, my), v(cella.z, mz))
     }
 
-    /// The pixel size in Å (the x voxel size, which RELION uses).
+    /// The pixel size in Å (the x voxel size, which RELION uses); 0 when the cell is 0 (unknown).
     public var pixelSize: Double { voxelSize.x }
+
+    /// Whether CELLA is 0 0 0: the file gives no voxel size (IMOD and some converters write this;
+    /// mrcfile accepts it, RELION reads it as 1 Å/px).
+    public var cellIsZero: Bool { cella.x == 0 && cella.y == 0 && cella.z == 0 }
 
     /// Whether the file is an image stack (ISPG 0 with more than one section, as RELION's .mrcs).
     /// A file with ISPG 0 and MZ = NZ is a volume as RELION writes them, not a stack.
