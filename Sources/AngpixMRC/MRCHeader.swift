@@ -214,8 +214,16 @@ public struct MRCHeader: Sendable, Equatable {
         return mode.bytesPerRow(nx) * ny
     }
 
-    /// Sets CELLA and MX..MZ so that the voxel size is `pixelSize` Å in every direction.
+    /// Sets CELLA (and MX..MZ when unset) so that the voxel size is `pixelSize` Å in every direction.
+    ///
+    /// When MX MY MZ are all positive they are kept and CELLA is scaled, as mrcfile's voxel_size
+    /// setter does: a crystallographic map (an EMDB map cut from a larger cell, MX ≠ NX, any ISPG)
+    /// keeps its sampling grid and space group. Otherwise MX MY MZ are set from the map's size.
     public mutating func setPixelSize(_ pixelSize: Double) {
+        if mx > 0 && my > 0 && mz > 0 {
+            cella = MRCTriple(Float(pixelSize * Double(mx)), Float(pixelSize * Double(my)), Float(pixelSize * Double(mz)))
+            return
+        }
         // MX MY MZ count intervals along x, y, z: with a permuted axis order they follow the map's
         // size along x, y, z, not NX NY NZ.
         let size = mapSize
