@@ -15,7 +15,7 @@ let package = Package(
         .library(name: "AngpixKit", targets: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
-            "AngpixRings", "AngpixSimulation",
+            "AngpixRings", "AngpixSimulation", "AngpixCompression",
         ]),
     ],
     dependencies: [
@@ -27,7 +27,7 @@ let package = Package(
         // STAR files: tokenizer, documents, typed columns, lossless writer, RELION optics/particle model.
         .target(name: "AngpixSTAR", dependencies: ["AngpixCore"]),
         // MRC2014 maps and stacks: header, modes, memory-mapped reading, validation.
-        .target(name: "AngpixMRC", dependencies: ["AngpixCore"]),
+        .target(name: "AngpixMRC", dependencies: ["AngpixCore", "AngpixCompression"]),
         // FFTs, Fourier crop/pad/resampling, shells and FSC.
         .target(name: "AngpixFourier", dependencies: ["AngpixCore"]),
         // Electron optics: wavelength, CTF, Zernike, magnification, pixel-size error fits (and their
@@ -35,8 +35,10 @@ let package = Package(
         .target(name: "AngpixOptics", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixFourier", "AngpixReport"]),
         // zlib from the system (every machine has it), to read gzip-compressed files without a package.
         .systemLibrary(name: "CAngpixZlib", path: "Sources/CAngpixZlib"),
+        // Compressed files told by their magic bytes: gzip (system zlib) and bzip2 (in Swift).
+        .target(name: "AngpixCompression", dependencies: ["AngpixCore", "CAngpixZlib"]),
         // Atomic models (PDB/mmCIF), scattering factors, model maps.
-        .target(name: "AngpixModels", dependencies: ["AngpixCore", "AngpixSTAR", "CAngpixZlib"]),
+        .target(name: "AngpixModels", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixCompression"]),
         // Absolute pixel-size calibration against a model or a map.
         .target(name: "AngpixCalibration", dependencies: ["AngpixCore", "AngpixModels"]),
         // PostProcess: FSC, mask correction, sharpening, postprocess.star, its plots.
@@ -62,7 +64,7 @@ let package = Package(
 
         // Test helpers: temporary folders, running the angpix binary, finding RELION, the fixtures.
         .target(name: "AngpixTestSupport", dependencies: ["AngpixCore"], path: "Tests/AngpixTestSupport"),
-        .testTarget(name: "AngpixCoreTests", dependencies: ["AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixCoreTests", dependencies: ["AngpixCore", "AngpixCompression", "AngpixTestSupport"]),
         .testTarget(name: "AngpixSTARTests", dependencies: ["AngpixSTAR", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixMRCTests", dependencies: ["AngpixMRC", "AngpixFourier", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixFourierTests", dependencies: ["AngpixFourier", "AngpixCore", "AngpixTestSupport"]),

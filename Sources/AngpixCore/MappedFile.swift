@@ -9,6 +9,8 @@ public final class MappedFile: @unchecked Sendable {
     public let path: String
     public let count: Int
     private let base: UnsafeMutableRawPointer?
+    /// Whether `base` was allocated (bytes held in memory) rather than mapped.
+    private let allocated: Bool
 
     /// The file's bytes.
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
@@ -16,6 +18,7 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path`; throws `CoreError.fileNotFound` or `.cannotRead` with the system's reason.
     public init(path: String) throws {
         self.path = path
+        allocated = false
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { throw CoreError.fileNotFound(path: path) }
@@ -42,7 +45,23 @@ public final class MappedFile: @unchecked Sendable {
         madvise(mapped, count, MADV_SEQUENTIAL)
     }
 
+    /// Bytes held in memory under the name `path` (e.g. a decompressed file), read like a mapping.
+    public init(path: String, contents: [UInt8]) {
+        self.path = path
+        let n = contents.count
+        count = n
+        allocated = true
+        if n == 0 {
+            base = nil
+        } else {
+            let p = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 16)
+            contents.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: n) }
+            base = p
+        }
+    }
+
     deinit {
-        if let base { munmap(base, count) }
+        guard let base else { return }
+        if allocated { base.deallocate() } else { munmap(base, count) }
     }
 }

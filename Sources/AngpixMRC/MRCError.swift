@@ -30,6 +30,11 @@ public enum MRCError: AngpixError, Equatable {
     case badAxisOrder(path: String, mapc: Int, mapr: Int, maps: Int)
     /// An image stack whose axis order is not 1 2 3 (refused: see MRCStackReader).
     case stackAxisOrder(path: String, mapc: Int, mapr: Int, maps: Int)
+    /// The file is some other kind of file (`what` says which: see MRCContent).
+    case notMRC(path: String, what: String)
+    /// The header gives no voxel size (CELLA 0) and the operation needs one; `remedy` says how to
+    /// give it (e.g. "give it with --input-angpix").
+    case unknownPixelSize(path: String, operation: String, remedy: String)
 
     public var description: String {
         switch self {
@@ -55,6 +60,10 @@ public enum MRCError: AngpixError, Equatable {
             return "\(p): the map holds \(actual) values, its dimensions need \(expected)"
         case .badAxisOrder(let p, let c, let r, let s):
             return "\(p): axis order MAPC MAPR MAPS = \(c) \(r) \(s) is not a permutation of 1 2 3"
+        case .notMRC(let p, let what):
+            return "\(p): not an MRC file: \(what)"
+        case .unknownPixelSize(let p, let operation, let remedy):
+            return "\(p): the header gives no pixel size (CELLA 0 0 0); \(operation) needs one: \(remedy)"
         case .stackAxisOrder(let p, let c, let r, let s):
             return "\(p): image stack with axis order MAPC MAPR MAPS = \(c) \(r) \(s), not 1 2 3: angpix does not read permuted stacks (RELION reads them as stored, ignoring the order); rewrite it with columns = x, rows = y, sections = images"
         }

@@ -22,6 +22,7 @@
 
 import Foundation
 import AngpixCore
+import AngpixCompression
 
 /// A map or stack held in memory as Floats: x fastest, then y, then z (index = (z·ny + y)·nx + x).
 public struct MRCMap: Sendable {
@@ -74,13 +75,23 @@ public final class MRCMappedFile: @unchecked Sendable {
     public let file: MappedFile
     public let header: MRCHeader
     public let mode: MRCMode
+    /// The compression the file was stored with (nil: none; then `file` is the mapping itself).
+    public let compression: CompressionFormat?
 
-    /// Maps `path` and checks its header against the file size.
-    public init(path: String) throws {
-        self.path = path
-        file = try MappedFile(path: path)
+    /// Maps `path` (decompressing gzip or bzip2 into memory) and checks its header against the
+    /// file size; a file of another kind (TIFF, EER, STAR, text...) is refused as such.
+    public convenience init(path: String) throws {
+        let (file, compression, _) = try MRCContent.open(path: path)
         guard file.count >= 1024 else { throw MRCError.tooShortForHeader(path: path, size: file.count) }
-        let h = MRCHeader.decode(file.bytes)
+        try self.init(header: MRCHeader.decode(file.bytes), file: file, compression: compression)
+    }
+
+    /// Checks `header` (decoded from `file`) against the file size.
+    init(header h: MRCHeader, file: MappedFile, compression: CompressionFormat?) throws {
+        let path = file.path
+        self.path = path
+        self.file = file
+        self.compression = compression
         header = h
         guard let m = h.mode else { throw MRCError.unknownMode(path: path, mode: h.modeRaw) }
         mode = m

@@ -35,8 +35,17 @@ public struct MRCFileDescription: Encodable, Sendable {
         public var finiteCount: Int, nonFiniteCount: Int
     }
     public var file: String
+    /// The size of the MRC data (decompressed, when the file is compressed).
     public var fileSize: Int
+    /// "gzip" or "bzip2" when the file was compressed, with its size on disk.
+    public var compression: String?
+    public var storedSize: Int?
+    /// "image", "image stack", "volume" or "volume stack" (see MRCLayout).
     public var kind: String?
+    /// Which rule decided `kind` (extension, ISPG, MZ).
+    public var kindReason: String?
+    /// False when the header gives no voxel size (CELLA 0): `pixelSize` is then 0, not a size.
+    public var pixelSizeKnown: Bool?
     public var pixelSize: Double?
     public var voxelSize: [Double]?
     public var header: Header?
@@ -54,12 +63,16 @@ public struct MRCFileDescription: Encodable, Sendable {
     public init(_ v: MRCValidation) {
         file = v.path
         fileSize = v.fileSize
+        compression = v.compression?.rawValue
+        storedSize = v.storedSize
         valid = v.isValid
         problems = v.problems
         if let h = v.header {
-            kind = h.isVolumeStack ? "volume stack" : h.isImageStack ? "image stack" : h.nz == 1 ? "image"
-                : h.isRelionStyleVolume ? "volume (ISPG 0, as RELION writes volumes)" : "volume"
+            let decided = MRCLayout.of(header: h, path: v.path)
+            kind = decided.kind.rawValue
+            kindReason = decided.reason
             pixelSize = h.pixelSize
+            pixelSizeKnown = !h.cellIsZero
             voxelSize = [h.voxelSize.x, h.voxelSize.y, h.voxelSize.z]
             header = Header(nx: h.nx, ny: h.ny, nz: h.nz, mode: h.modeRaw, modeName: h.mode?.name,
                             byteOrder: h.byteOrder.rawValue,
@@ -95,12 +108,16 @@ public struct MRCFileDescription: Encodable, Sendable {
 
     /// The description as lines of text for a terminal.
     public var text: String {
-        var lines = ["file:          \(file) (\(fileSize) bytes)"]
+        let stored = compression.map { "\(storedSize ?? 0) bytes, \($0)-compressed; \(fileSize) bytes decompressed" } ?? "\(fileSize) bytes"
+        var lines = ["file:          \(file) (\(stored))"]
         if let h = header, let kind {
             let count = kind == "image stack" ? " (\(h.nz) images of \(h.nx) × \(h.ny))" : ""
             lines.append("dimensions:    \(h.nx) × \(h.ny) × \(h.nz), \(kind)\(count), ISPG \(h.ispg)")
+            if let kindReason { lines.append("read as:       \(kind), decided by \(kindReason)") }
             lines.append("mode:          \(h.mode)\(h.modeName.map { " (\($0))" } ?? " (unknown)"), \(h.byteOrder)-endian (stamp \(h.machineStamp))")
-            if let v = voxelSize {
+            if pixelSizeKnown == false {
+                lines.append("voxel size:    unknown (CELLA 0 0 0, MX MY MZ \(h.mx) \(h.my) \(h.mz))")
+            } else if let v = voxelSize {
                 lines.append("voxel size:    \(fmt(v[0])) × \(fmt(v[1])) × \(fmt(v[2])) Å   (CELLA \(fmt(h.cella[0])) \(fmt(h.cella[1])) \(fmt(h.cella[2])), MX MY MZ \(h.mx) \(h.my) \(h.mz))")
             }
             if let byteInterpretation { lines.append("mode 0 bytes:  \(byteInterpretation)") }

@@ -183,8 +183,12 @@ public struct MRCHeader: Sendable, Equatable {
         return MRCTriple(v(cella.x, mx), v(cella.y, my), v(cella.z, mz))
     }
 
-    /// The pixel size in Å (the x voxel size, which RELION uses).
+    /// The pixel size in Å (the x voxel size, which RELION uses); 0 when the cell is 0 (unknown).
     public var pixelSize: Double { voxelSize.x }
+
+    /// Whether CELLA is 0 0 0: the file gives no voxel size (IMOD and some converters write this;
+    /// mrcfile accepts it, RELION reads it as 1 Å/px).
+    public var cellIsZero: Bool { cella.x == 0 && cella.y == 0 && cella.z == 0 }
 
     /// Whether the file is an image stack (ISPG 0 with more than one section, as RELION's .mrcs).
     /// A file with ISPG 0 and MZ = NZ is a volume as RELION writes them, not a stack.
@@ -211,8 +215,16 @@ public struct MRCHeader: Sendable, Equatable {
         return mode.bytesPerRow(nx) * ny
     }
 
-    /// Sets CELLA and MX..MZ so that the voxel size is `pixelSize` Å in every direction.
+    /// Sets CELLA (and MX..MZ when unset) so that the voxel size is `pixelSize` Å in every direction.
+    ///
+    /// When MX MY MZ are all positive they are kept and CELLA is scaled, as mrcfile's voxel_size
+    /// setter does: a crystallographic map (an EMDB map cut from a larger cell, MX ≠ NX, any ISPG)
+    /// keeps its sampling grid and space group. Otherwise MX MY MZ are set from the map's size.
     public mutating func setPixelSize(_ pixelSize: Double) {
+        if mx > 0 && my > 0 && mz > 0 {
+            cella = MRCTriple(Float(pixelSize * Double(mx)), Float(pixelSize * Double(my)), Float(pixelSize * Double(mz)))
+            return
+        }
         // MX MY MZ count intervals along x, y, z: with a permuted axis order they follow the map's
         // size along x, y, z, not NX NY NZ.
         let size = mapSize

@@ -82,6 +82,9 @@ public final class MRCStackWriter {
     public let ny: Int
     public let pixelSize: Double
     public let options: MRCWriteOptions
+    /// The z voxel size written in the header (CELLA z, MZ 1); nil: the pixel size. RELION's
+    /// relion_image_handler keeps the input stack's z voxel size when it rescales a stack.
+    public var zVoxelSize: Double?
     /// Images appended so far.
     public private(set) var count = 0
     private let writer: AtomicFileWriter
@@ -122,7 +125,9 @@ public final class MRCStackWriter {
     public var header: MRCHeader {
         var map = MRCMap(nx: nx, ny: ny, nz: max(1, count), pixelSize: pixelSize, data: [])
         map.start = MRCTriple(0, 0, 0)
-        return MRCFile.header(for: map, isStack: true, statistics: statistics, options: options)
+        var h = MRCFile.header(for: map, isStack: true, statistics: statistics, options: options)
+        if let z = zVoxelSize, z > 0, z.isFinite { h.cella.z = Float(z * Double(h.mz)) }
+        return h
     }
 
     /// Writes the header and moves the stack to its destination.

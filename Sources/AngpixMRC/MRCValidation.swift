@@ -7,6 +7,7 @@
 // of 1 2 3, ISPG suits the data, and the data hold no NaN/Inf and agree with DMIN/DMAX/DMEAN/RMS.
 
 import AngpixCore
+import AngpixCompression
 
 /// How serious a validation problem is.
 public enum MRCProblemSeverity: String, Sendable, Codable {
@@ -32,16 +33,24 @@ public struct MRCValidation: Sendable {
     /// Statistics of the voxels (nil when the data could not be read).
     public var statistics: MRCStatistics?
     public var problems: [MRCProblem]
-    /// True when no problem was found.
-    public var isValid: Bool { problems.isEmpty }
+    /// The compression the file was stored with (nil: none); `fileSize` is then the size decompressed.
+    public var compression: CompressionFormat? = nil
+    /// The size of the file on disk (differs from `fileSize` when compressed).
+    public var storedSize: Int? = nil
+    /// True when no error was found (warnings alone leave a file valid, as in mrcfile.validate).
+    public var isValid: Bool { !problems.contains { $0.severity == .error } }
 }
 
 /// Checks MRC files against MRC2014.
 public enum MRCValidator {
-    /// Validates `path`. Throws only when the file cannot be opened at all (missing, unreadable).
+    /// Validates `path` (gzip or bzip2 compressed files are decompressed first). Throws only when
+    /// the file cannot be opened at all (missing, unreadable, damaged compression) or is another
+    /// kind of file (`MRCError.notMRC`: TIFF, EER, STAR, text...).
     public static func validate(path: String) throws -> MRCValidation {
-        let file = try MappedFile(path: path)
+        let (file, compression, storedSize) = try MRCContent.open(path: path)
         var result = MRCValidation(path: path, fileSize: file.count, header: nil, statistics: nil, problems: [])
+        result.compression = compression
+        result.storedSize = compression == nil ? nil : storedSize
         func error(_ m: String) { result.problems.append(MRCProblem(.error, m)) }
         func warning(_ m: String) { result.problems.append(MRCProblem(.warning, m)) }
         guard file.count >= 1024 else {
@@ -50,6 +59,7 @@ public enum MRCValidator {
         }
         let h = MRCHeader.decode(file.bytes)
         result.header = h
+        let layout = MRCLayout.of(header: h, path: path)
         if !h.hasMapWord { warning("the MAP word (bytes 209-212) is missing: not an MRC2014 file") }
         if !h.machineStampValid {
             let hex = h.machineStamp.map { String($0, radix: 16) }.joined(separator: " ")
@@ -63,7 +73,10 @@ public enum MRCValidator {
             error("sampling MX MY MZ = \(h.mx) \(h.my) \(h.mz) is not all positive")
         }
         let v = h.voxelSize
-        if !(v.x > 0 && v.y > 0 && v.z > 0) || !v.x.isFinite || !v.y.isFinite || !v.z.isFinite {
+        if h.cellIsZero && h.mx > 0 && h.my > 0 && h.mz > 0 {
+            // mrcfile validates such files and RELION reads them with 1 Å/px (rwMRC.h).
+            warning("the cell CELLA is 0 0 0: the pixel size is unknown (RELION assumes 1 Å/px); give it with --angpix where a command needs it, or set it with `angpix map set-pixel-size`")
+        } else if !(v.x > 0 && v.y > 0 && v.z > 0) || !v.x.isFinite || !v.y.isFinite || !v.z.isFinite {
             error("voxel size \(v.x) × \(v.y) × \(v.z) Å is not positive (CELLA \(h.cella.x) \(h.cella.y) \(h.cella.z))")
         } else if abs(v.x - v.y) > 1e-4 * v.x {
             warning("voxels are not square: \(v.x) × \(v.y) Å")
@@ -74,7 +87,7 @@ public enum MRCValidator {
             error("axis order MAPC MAPR MAPS = \(h.axisOrderText) is not a permutation of 1 2 3")
         } else if !h.axisOrderIsStandard {
             let size = h.mapSize
-            if h.isImageStack {
+            if layout.isImageStack {
                 error("image stack with axis order MAPC MAPR MAPS = \(h.axisOrderText): angpix does not read permuted stacks")
             } else {
                 warning("axis order MAPC MAPR MAPS = \(h.axisOrderText): angpix reads the map permuted to x y z (\(size.x) × \(size.y) × \(size.z)); RELION and mrcfile read the data as stored, with the axes swapped")
@@ -85,8 +98,8 @@ public enum MRCValidator {
         }
         if !(h.ispg == 0 || h.ispg == 1 || (h.ispg > 1 && h.ispg <= 230) || h.isVolumeStack) {
             error("space group ISPG \(h.ispg) is not valid")
-        } else if h.ispg == 0 && h.nz > 1 && h.mz > 1 && h.mz == h.nz {
-            warning("ISPG 0 (image stack) with MZ = NZ = \(h.nz): probably a volume written by RELION; EMDB expects ISPG 1 for a volume")
+        } else if h.ispg == 0 && h.nz > 1 && h.mz > 1 && h.mz == h.nz && layout.kind == .volume {
+            warning("ISPG 0 (image stack) with MZ = NZ = \(h.nz): read as a volume, as RELION writes volumes; the EMDB expects ISPG 1 for a volume")
         } else if h.isVolumeStack && h.mz > 0 && h.nz % h.mz != 0 {
             error("volume stack: NZ \(h.nz) is not a multiple of MZ \(h.mz)")
         }
@@ -107,7 +120,7 @@ public enum MRCValidator {
             return result
         }
         // The data.
-        let mapped = try MRCMappedFile(path: path)
+        let mapped = try MRCMappedFile(header: h, file: file, compression: compression)
         let stats = statistics(of: mapped)
         result.statistics = stats
         if stats.nonFinite > 0 { error("\(stats.nonFinite) voxels are NaN or infinite") }

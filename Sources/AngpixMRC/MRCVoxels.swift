@@ -108,77 +108,97 @@ public enum MRCVoxels {
 }
 
 /// Minimum, maximum, mean and RMS deviation from the mean of some values (MRC2014 DMIN, DMAX, DMEAN, RMS).
+///
+/// The one place angpix computes these (map info, the validator, every header it writes). Values
+/// on a large offset (a scan image of counts near 3·10⁵, a map shifted by 10⁷) must not lose the
+/// spread to rounding, as Σx² − n·mean² does in Float or Double: each block of 1024 values is
+/// done in two passes in Double (its mean, then the sum of squared deviations from it), and
+/// blocks and threads are merged with the pairwise update of Chan, Golub & LeVeque (1979):
+/// M2 = M2a + M2b + δ²·na·nb/n, δ = mean_b − mean_a. The result agrees with a two-pass Double
+/// computation (numpy's `std`, which mrcfile uses) to about 1e-12 relative.
 public struct MRCStatistics: Sendable, Equatable, Codable {
     public var count: Int = 0
     public var min: Double = .infinity
     public var max: Double = -.infinity
-    public var sum: Double = 0
-    public var sumOfSquares: Double = 0
+    /// The mean of the finite values (0 when there are none).
+    public private(set) var mean: Double = 0
+    /// The sum of squared deviations from the mean.
+    public private(set) var sumOfSquaredDeviations: Double = 0
     /// Values that are NaN or infinite (left out of the other figures).
     public var nonFinite: Int = 0
 
     public init() {}
 
-    public var mean: Double { count > 0 ? sum / Double(count) : 0 }
-    /// The standard deviation from the mean (what MRC2014 calls RMS).
+    /// The sum of the finite values.
+    public var sum: Double { mean * Double(count) }
+
+    /// The standard deviation from the mean (what MRC2014 calls RMS; numpy's std, ddof 0).
     public var rms: Double {
         guard count > 0 else { return 0 }
-        let m = mean
-        return (Swift.max(0, sumOfSquares / Double(count) - m * m)).squareRoot()
+        return (Swift.max(0, sumOfSquaredDeviations) / Double(count)).squareRoot()
     }
 
     /// Adds `values`.
     public mutating func add(_ values: UnsafeBufferPointer<Float>) {
         guard let base = values.baseAddress, values.count > 0 else { return }
-        // Blocks of 1024 values are summed in SIMD Float lanes (fast, and exact enough for
-        // header statistics), then added in Double. A block whose sums are not finite holds a
-        // NaN or an infinity (or huge values) and is redone value by value.
         let n = values.count
         var k = 0
         while k < n {
             let end = Swift.min(n, k + 1024)
-            var lo = SIMD8<Float>(repeating: .infinity), hi = SIMD8<Float>(repeating: -.infinity)
-            var s1 = SIMD8<Float>(repeating: 0), s2 = SIMD8<Float>(repeating: 0)
-            var j = k
-            while j + 8 <= end {
-                let v = UnsafeRawPointer(base + j).loadUnaligned(as: SIMD8<Float>.self)
-                lo.replace(with: v, where: v .< lo); hi.replace(with: v, where: v .> hi)
-                s1 += v; s2 += v * v
-                j += 8
-            }
-            var bs = Double(s1.sum()), bs2 = Double(s2.sum())
-            var blo = lo.min(), bhi = hi.max()
-            while j < end {
+            var block = MRCStatistics()
+            // Pass 1: count, min, max, sum of the finite values.
+            var s = 0.0, lo = Double.infinity, hi = -Double.infinity, c = 0, bad = 0
+            for j in k..<end {
                 let v = base[j]
-                blo = Swift.min(blo, v); bhi = Swift.max(bhi, v)
-                bs += Double(v); bs2 += Double(v * v)
-                j += 1
+                if v.isFinite {
+                    let d = Double(v)
+                    s += d; c += 1
+                    if d < lo { lo = d }
+                    if d > hi { hi = d }
+                } else {
+                    bad += 1
+                }
             }
-            if bs.isFinite && bs2.isFinite && blo.isFinite && bhi.isFinite {
-                count += end - k
-                min = Swift.min(min, Double(blo)); max = Swift.max(max, Double(bhi))
-                sum += bs; sumOfSquares += bs2
-            } else {
+            block.nonFinite = bad
+            if c > 0 {
+                let m = s / Double(c)
+                // Pass 2: squared deviations from the block's mean.
+                var m2 = 0.0, comp = 0.0
                 for j in k..<end {
                     let v = base[j]
                     if v.isFinite {
-                        count += 1
-                        min = Swift.min(min, Double(v)); max = Swift.max(max, Double(v))
-                        sum += Double(v); sumOfSquares += Double(v) * Double(v)
-                    } else {
-                        nonFinite += 1
+                        let d = Double(v) - m
+                        m2 += d * d
+                        comp += d
                     }
                 }
+                // comp (the sum of deviations, ~0) corrects the mean's rounding (Björck's update).
+                block.count = c
+                block.min = lo; block.max = hi
+                block.mean = m + comp / Double(c)
+                block.sumOfSquaredDeviations = Swift.max(0, m2 - comp * comp / Double(c))
             }
+            merge(block)
             k = end
         }
     }
 
     /// Adds another set of statistics.
     public mutating func merge(_ other: MRCStatistics) {
-        count += other.count; nonFinite += other.nonFinite
+        nonFinite += other.nonFinite
+        guard other.count > 0 else { return }
+        guard count > 0 else {
+            let bad = nonFinite
+            self = other
+            nonFinite = bad
+            return
+        }
+        let na = Double(count), nb = Double(other.count), n = na + nb
+        let delta = other.mean - mean
+        mean += delta * nb / n
+        sumOfSquaredDeviations += other.sumOfSquaredDeviations + delta * delta * na * nb / n
+        count += other.count
         min = Swift.min(min, other.min); max = Swift.max(max, other.max)
-        sum += other.sum; sumOfSquares += other.sumOfSquares
     }
 
     /// The statistics of `values`, computed on up to `Parallelism.jobs` threads.

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// Reading a model file whatever its format: PDB or PDBx/mmCIF, plain or gzip-compressed.
+// Reading a model file whatever its format: PDB or PDBx/mmCIF, plain or gzip/bzip2-compressed.
 // The format is recognised from the content (an mmCIF file starts with data_ after comments;
 // a PDB file has fixed-column records), so a misnamed file is still read correctly.
 
 import AngpixCore
+import AngpixCompression
 
 /// The formats of model files angpix reads.
 public enum ModelFormat: String, Sendable, Codable {
@@ -15,7 +16,12 @@ public enum ModelFormat: String, Sendable, Codable {
 public enum ModelReader {
     /// Reads the first model of `path`.
     public static func read(path: String) throws -> (model: AtomicModel, format: ModelFormat) {
-        let bytes = try CompressedFile.read(path: path)
+        let bytes: [UInt8]
+        do {
+            bytes = try CompressedFile.read(path: path)
+        } catch CompressionError.corrupt(_, let format, let reason) {
+            throw ModelError.gzip(path: path, reason: format == "gzip" ? reason : "\(format): \(reason)")
+        }
         let format = detectFormat(bytes)
         switch format {
         case .pdb:

@@ -87,6 +87,10 @@ func parseScaleRange(_ text: String) throws -> ClosedRange<Double> {
 /// Reads an MRC map as a calibration grid; the origin is the header's ORIGIN if set, else NXSTART·pixel.
 func readDensityGrid(_ path: String) throws -> DensityGrid {
     let m = try MRCFile.readMap(path: path)
+    if m.pixelSize == 0, try MRCFile.readHeader(path: path).cellIsZero {
+        throw MRCError.unknownPixelSize(path: path, operation: "calibration (which searches around the header's pixel size)",
+                                        remedy: "write the nominal one into the header with `angpix map set-pixel-size`")
+    }
     var origin = SIMD3<Double>(Double(m.origin.x), Double(m.origin.y), Double(m.origin.z))
     if origin == .zero {
         origin = SIMD3(Double(m.start.x), Double(m.start.y), Double(m.start.z)) * m.pixelSize

@@ -14,7 +14,11 @@ struct MapInfoCommand: ParsableCommand {
         discussion: """
         Checks the file as mrcfile's validate does: sizes against the file size, the mode, NaN or \
         infinite values, a zero voxel size, the MAP word, the machine stamp, the header statistics. \
-        Exits with status 1 when the file has errors (warnings alone give status 0).
+        Exits with status 1 when the file has errors (warnings alone give status 0, and "valid": \
+        true in --json). gzip- and bzip2-compressed files (.map.gz, .mrc.bz2) are read, told by \
+        their first bytes; a file of another kind (TIFF, EER, STAR, PDB, text) is named as such. \
+        The kind (image, image stack, volume) comes from one rule (the .mrcs extension, ISPG, \
+        MZ), and the text says which part decided.
 
         Example:
           angpix map info run_class001.mrc
@@ -22,7 +26,7 @@ struct MapInfoCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The MRC file (.mrc map, .mrcs stack).")
+    @Argument(help: "The MRC file (.mrc map, .mrcs stack; gzip or bzip2 compressed too).")
     var file: String
 
     @Flag(help: "Print JSON instead of text.")

@@ -19,8 +19,10 @@ struct MapRescaleCommand: ParsableCommand {
         3.1): the new box is ROUND(old box × old pixel size / X) made even, the pixel size reached \
         (old pixel size × old box / new box) is written to the header and printed; the resampling \
         crops or pads the Fourier transform and keeps the mean. --box then crops or pads in real \
-        space around the centre. A .mrcs file (or an MRC file with ISPG 0 and MZ 1) is treated as \
-        a stack of 2D images, each rescaled on its own; anything else as one map or image.
+        space around the centre. A .mrcs file (or an MRC file with ISPG 0 and MZ ≠ NZ) is treated \
+        as a stack of 2D images, each rescaled on its own, and keeps its z voxel size as RELION \
+        does; anything else as one map or image. For a header without a pixel size (CELLA 0), \
+        give the input's with --input-angpix.
 
         Example:
           angpix map rescale run_class001.mrc --angpix 1.2 --box 200 -o class001_12A.mrc
@@ -39,6 +41,9 @@ struct MapRescaleCommand: ParsableCommand {
 
     @Option(help: "The final box (pixels, even): crop or pad in real space after rescaling.")
     var box: Int?
+
+    @Option(name: .customLong("input-angpix"), help: "The input's pixel size (Å), for a header without one (CELLA 0).")
+    var inputAngpix: Double?
 
     @Flag(help: "Print a JSON summary instead of text.")
     var json = false
@@ -71,16 +76,24 @@ struct MapRescaleCommand: ParsableCommand {
         let start = Date()
         let f = try MRCMappedFile(path: input)
         let h = f.header
-        guard h.pixelSize > 0, h.pixelSize.isFinite else {
-            throw CoreError.invalidArgument("\(input): the header's pixel size \(h.pixelSize) Å is not positive (fix it with `angpix map set-pixel-size`)")
+        if let inputAngpix, !(inputAngpix > 0 && inputAngpix.isFinite) {
+            throw CoreError.invalidArgument("\(input): --input-angpix \(inputAngpix) Å is not positive")
         }
-        let isStack = input.lowercased().hasSuffix(".mrcs") || (h.ispg == 0 && h.mz == 1 && h.nz > 1)
+        let inputPixelSize = inputAngpix ?? h.pixelSize
+        if inputAngpix == nil && h.cellIsZero {
+            throw MRCError.unknownPixelSize(path: input, operation: "map rescale", remedy: "give it with --input-angpix")
+        }
+        guard inputPixelSize > 0, inputPixelSize.isFinite else {
+            throw CoreError.invalidArgument("\(input): the header's pixel size \(h.pixelSize) Å is not positive (give it with --input-angpix, or fix the header with `angpix map set-pixel-size`)")
+        }
+        // One rule for stacks and volumes (AngpixMRC.MRCLayout): .mrcs, or ISPG 0 with MZ ≠ NZ.
+        let isStack = MRCLayout.of(header: h, path: input).isImageStack
         // Along x, y, z: a volume with a permuted axis order is read permuted by MRCFile.readMap.
         let size = isStack ? MRCTriple(h.nx, h.ny, h.nz) : h.mapSize
         let shape = isStack || size.z == 1 ? [size.y, size.x] : [size.z, size.y, size.x]
         let plan: RescalePlan
         do {
-            plan = try RescalePlan(shape: shape, pixelSize: h.pixelSize, newPixelSize: angpix, box: box)
+            plan = try RescalePlan(shape: shape, pixelSize: inputPixelSize, newPixelSize: angpix, box: box)
         } catch let e as RescaleError {
             throw CoreError.invalidArgument("\(input): \(e)")
         }
@@ -92,6 +105,9 @@ struct MapRescaleCommand: ParsableCommand {
             let writer = try MRCStackWriter(path: output, nx: plan.outputShape[1], ny: plan.outputShape[0],
                                             pixelSize: plan.outputPixelSize, policy: policy,
                                             options: MRCWriteOptions(labels: ["angpix map rescale"]))
+            // As relion_image_handler: the stack's z voxel size stays the input's (MZ 1).
+            let z = h.voxelSize.z
+            writer.zVoxelSize = z > 0 && z.isFinite ? z : inputPixelSize
             let progress = ProgressLine("rescaling \((input as NSString).lastPathComponent)", unit: "images")
             try rescaleStack(plan: plan, count: count, read: { range, buffer in
                 try reader.readImages(range, into: buffer)
@@ -111,7 +127,7 @@ struct MapRescaleCommand: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let summary = Summary(input: input, output: output, kind: isStack ? "stack" : (shape.count == 3 ? "volume" : "image"),
                               images: count, inputShape: shape.reversed(), outputShape: plan.outputShape.reversed(),
-                              inputPixelSize: h.pixelSize, requestedPixelSize: angpix,
+                              inputPixelSize: inputPixelSize, requestedPixelSize: angpix,
                               outputPixelSize: plan.outputPixelSize, seconds: seconds)
         if let angpix, abs(plan.outputPixelSize - angpix) / angpix > 0.001 {
             warn("the pixel size requested is \(formatSignificant(angpix)) Å, the one reached is \(formatSignificant(plan.outputPixelSize)) Å (the box must be even); the header says \(formatSignificant(plan.outputPixelSize)) Å")
@@ -121,7 +137,7 @@ struct MapRescaleCommand: ParsableCommand {
         } else {
             let dims = { (s: [Int]) in s.reversed().map(String.init).joined(separator: " × ") }
             let what = isStack ? "\(count) images of " : ""
-            print("\(output): \(what)\(dims(plan.outputShape)) at \(formatSignificant(plan.outputPixelSize)) Å/pixel (from \(dims(shape)) at \(formatSignificant(h.pixelSize)) Å)")
+            print("\(output): \(what)\(dims(plan.outputShape)) at \(formatSignificant(plan.outputPixelSize)) Å/pixel (from \(dims(shape)) at \(formatSignificant(inputPixelSize)) Å)")
         }
     }
 }

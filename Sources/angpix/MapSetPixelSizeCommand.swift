@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
 // `angpix map set-pixel-size IN --angpix X -o OUT`: writes a copy of IN whose header says X Å per
-// pixel (CELLA = X · MX...), voxels untouched — what relion_image_handler --force_header_angpix does.
+// pixel (CELLA = X · MX..., MX... kept as mrcfile's voxel_size setter keeps them), voxels untouched.
 
 import ArgumentParser
 import Foundation
@@ -12,8 +12,10 @@ struct MapSetPixelSizeCommand: ParsableCommand {
         commandName: "set-pixel-size",
         abstract: "Change the pixel size in an MRC header (voxels untouched).",
         discussion: """
-        Like relion_image_handler --force_header_angpix: only CELLA (and MX MY MZ) change; the mode, \
-        byte order, extended header and voxels are copied as they are. Use it when the map is right \
+        Only CELLA changes (CELLA = X · MX MY MZ, as mrcfile's voxel_size setter does; MX MY MZ \
+        are set from the map's size only when they are 0): the sampling grid, space group, mode, \
+        byte order, extended header and voxels are copied as they are, so a crystallographic map \
+        (MX ≠ NX, ISPG ≠ 1) keeps its cell. A gzip or bzip2 input is written uncompressed. Use it when the map is right \
         but its header is wrong — to bring the voxels to another pixel size use `angpix map rescale`.
 
         Example:

@@ -227,7 +227,7 @@ private func fileBytes(_ path: String) -> [UInt8] { [UInt8](FileManager.default.
         try expectFailure(dir, [p, "--angpix=-1"], "\(p): the new pixel size --angpix -1.0 Å is not positive")
         let zero = dir.file("zero.mrc")
         try MRCFile.rewriteHeader(input: p, output: zero, policy: OutputPolicy()) { $0.cella = MRCTriple(0, 0, 0) }
-        try expectFailure(dir, [zero, "--angpix", "2"], "\(zero): the header's pixel size 0.0 Å is not positive")
+        try expectFailure(dir, [zero, "--angpix", "2"], "\(zero): the header gives no pixel size (CELLA 0 0 0); map rescale needs one: give it with --input-angpix")
     }
 
     @Test func testBrokenFilesAreRefusedNamingTheFile() throws {

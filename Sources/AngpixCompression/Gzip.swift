@@ -1,27 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// Reading plain or gzip-compressed files (RFC 1952) into memory, through the system's zlib.
-// A file is treated as gzip when it starts with the magic bytes 1f 8b, whatever its name.
+// Decompressing gzip data (RFC 1952; zlib's inflate with automatic header detection), through the
+// system's zlib (module CAngpixZlib). Concatenated members (pigz, `cat a.gz b.gz`) are read.
 
-import AngpixCore
 import CAngpixZlib
-import Foundation
 
-/// Reads whole files, decompressing gzip transparently.
-public enum CompressedFile {
-    /// The bytes of `path`, decompressed if the file is gzip (concatenated members are supported).
-    public static func read(path: String) throws -> [UInt8] {
-        let file = try MappedFile(path: path)
-        let bytes = file.bytes
-        guard bytes.count >= 2, bytes[0] == 0x1f, bytes[1] == 0x8b else { return Array(bytes) }
-        return try gunzip(bytes, path: path)
-    }
-
-    /// Decompresses gzip data.
-    public static func gunzip(_ input: UnsafeRawBufferPointer, path: String) throws -> [UInt8] {
+/// Decompresses gzip data.
+public enum Gzip {
+    /// The decompressed bytes of `input`; `name` names the data in errors.
+    public static func decompress(_ input: UnsafeRawBufferPointer, name: String) throws -> [UInt8] {
+        func fail(_ reason: String) -> CompressionError { .corrupt(path: name, format: "gzip", reason: reason) }
+        guard input.count > 0 else { throw fail("no data") }
         var stream = z_stream()
         // 15 + 32: automatic gzip/zlib header detection with the largest window.
         guard inflateInit2_(&stream, 15 + 32, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw ModelError.gzip(path: path, reason: "zlib could not be initialised")
+            throw fail("zlib could not be initialised")
         }
         defer { inflateEnd(&stream) }
         var output = [UInt8]()
@@ -43,8 +35,7 @@ public enum CompressedFile {
                     return chunk - Int(stream.avail_out)
                 }
                 if status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR {
-                    let message = stream.msg.map { String(cString: $0) } ?? "corrupt data (zlib status \(status))"
-                    throw ModelError.gzip(path: path, reason: message)
+                    throw fail(stream.msg.map { String(cString: $0) } ?? "corrupt data (zlib status \(status))")
                 }
                 output.append(contentsOf: buffer[0..<produced])
                 if status == Z_BUF_ERROR && produced == 0 { break }
@@ -58,12 +49,8 @@ public enum CompressedFile {
                 }
                 break
             }
-            if offset >= input.count {
-                throw ModelError.gzip(path: path, reason: "unexpected end of file (truncated gzip data)")
-            }
-            if stream.avail_in == before && status == Z_BUF_ERROR {
-                throw ModelError.gzip(path: path, reason: "corrupt data")
-            }
+            if offset >= input.count { throw fail("unexpected end of file (truncated gzip data)") }
+            if stream.avail_in == before && status == Z_BUF_ERROR { throw fail("corrupt data") }
         }
         return output
     }
