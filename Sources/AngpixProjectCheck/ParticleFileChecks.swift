@@ -29,7 +29,8 @@ struct ParticleFileSummary {
     var tomographyWithoutOptics = false
 
     var checkedLine: String {
-        let particlesText = "\(file): \(particles.rowCount) particle\(particles.rowCount == 1 ? "" : "s")"
+        let noun = particles.name == "micrographs" ? "micrograph" : particles.name == "movies" ? "movie" : "particle"
+        let particlesText = "\(file): \(particles.rowCount) \(noun)\(particles.rowCount == 1 ? "" : "s")"
         if tomographyWithoutOptics {
             return "\(particlesText), RELION tomography particles without an optics table (their pixel sizes are in the tomograms' STAR file)"
         }
@@ -94,6 +95,10 @@ enum ParticleFileChecks {
                                        missingGroups: missing, counts: counts)
         }
 
+        if case .relion31 = kind {
+            throw STARError.invalid(file: file, line: nil,
+                reason: "data_\(particles.name) has rlnOpticsGroup but the file has no data_optics table (a RELION 3.1+ file whose optics table is missing or not named data_optics)")
+        }
         if case .tomography = kind {
             var s = ParticleFileSummary(file: file, isRelion30: false, groups: [], particles: particles, opticsBlock: nil,
                                         particleGroup: [Int](repeating: -1, count: particles.rowCount), missingGroups: [:], counts: [])
