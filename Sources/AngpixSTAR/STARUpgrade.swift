@@ -74,6 +74,10 @@ public enum STARUpgrade {
         if table.rowCount == 0 {
             throw STARError.invalid(file: file, line: nil, reason: "data_\(table.name) has labels but no rows; nothing to convert")
         }
+        if table.has("rlnOpticsGroup") {
+            throw STARError.invalid(file: file, line: nil,
+                reason: "data_\(table.name) already has rlnOpticsGroup: a RELION 3.1+ file whose optics table is missing or not named data_optics, not a RELION 3.0 file")
+        }
         let isParticles = table.has("rlnImageName")
         let n = table.rowCount
         // Every optics value the file lacks and no option gives, reported at once.
