@@ -117,7 +117,9 @@ struct StarJoinCommand: ParsableCommand {
             print(line)
         }
         let total = result.rowCounts.reduce(0, +)
-        print("wrote \(output): \(total) rows (\(result.rowCounts.map(String.init).joined(separator: " + "))), \(Set(result.groups.map(\.newNumber)).count) optics groups")
+        let groupCount = Set(result.groups.map(\.newNumber)).count
+        print("wrote \(output): \(total) rows (\(result.rowCounts.map(String.init).joined(separator: " + ")))"
+              + (groupCount == 0 ? "" : ", \(groupCount) optics group\(groupCount == 1 ? "" : "s")"))
         for label in checkDuplicates.map({ $0.hasPrefix("_") ? String($0.dropFirst()) : $0 }) {
             let extra = result.duplicateCounts[label] ?? 0
             if extra == 0 { print("no duplicated \(label)"); continue }
