@@ -107,6 +107,7 @@ struct StarFieldFilesTests {
         #expect(joined.blocks.map(\.name) == ["general", "optics", "particles"])
         #expect(joined.block("general")?.string(row: 0, "rlnTomoSubTomosAre2DStacks") == "1")
         #expect(joined.block("particles")?.rowCount == 4)
+        #expect(r.stdout.contains("4 rows (2 + 2), 1 optics group\n"), "\(r.stdout)")
         #expect(STARFileKind(joined) == .tomography(.particles2DStacks))
         // 3D subtomograms (rlnTomoSubTomosAre2DStacks 0) cannot join 2D stacks.
         let c = dir.write("c.star", text.replacingOccurrences(of: "_rlnTomoSubTomosAre2DStacks                       1",
@@ -136,11 +137,19 @@ struct StarFieldFilesTests {
         #expect(r.status == 1)
         #expect(r.stderr.contains("data_ looks like an optics table"), "\(r.stderr)")
         #expect(r.stderr.contains("is not named data_optics"))
+        // check and upgrade do not take it for a RELION 3.0 file either.
+        let c = try runAngpix(["check", "--star", misnamed])
+        #expect(c.status == 1)
+        #expect(flat(c.stderr).contains("has rlnOpticsGroup but the file has no data_optics table"), "\(c.stderr)")
+        let u = try runAngpix(["star", "upgrade", misnamed, "-o", dir.file("u.star")])
+        #expect(u.status == 1)
+        #expect(u.stderr.contains("not a RELION 3.0 file"), "\(u.stderr)")
         // Several loops without optics: the particle table is joined, not the first loop.
         let multi = dir.write("multi.star", "data_extra\nloop_\n_rlnSomething\n7\n\n" + (try String(contentsOfFile: try corpusPath("warp_particles.star"), encoding: .utf8)))
         let w = try runAngpix(["star", "join", multi, try corpusPath("warp_particles.star"), "-o", dir.file("w.star")])
         #expect(w.status == 0, "\(w.stderr)")
         #expect(try STARDocument(path: dir.file("w.star")).blocks.first?.rowCount == 4)
+        #expect(w.stdout.contains("wrote \(dir.file("w.star")): 4 rows (2 + 2)\n"), "\(w.stdout)")
         #expect(w.stderr.contains("data_extra is not carried"))
     }
 
@@ -256,5 +265,10 @@ struct StarFieldFilesTests {
         let warp = try runAngpix(["check", "--star", try corpusPath("warp_particles.star")])
         #expect(flat(warp.stdout).contains("2 particles, RELION 3.0 file (no optics table), pixel size 1.058 Å/px"), "\(warp.stdout)")
         #expect(!flat(warp.stdout).contains("pixel size 1.058 1.058"))
+        // Micrograph and movie files are counted as such.
+        let mics = try runAngpix(["check", "--star", try corpusPath("relion31_micrographs.star")])
+        #expect(flat(mics.stdout).contains("2 micrographs, 1 optics group"), "\(mics.stdout)")
+        let movies = try runAngpix(["check", "--star", try corpusPath("relion31_movies.star")])
+        #expect(flat(movies.stdout).contains("3 movies, 1 optics group"), "\(movies.stdout)")
     }
 }
