@@ -20,7 +20,8 @@ extension ZernikeCalibration {
     /// Calibrates every group of an optics table; a group without an rlnEvenZernike column value
     /// (or with too few coefficients) gets a `problem` instead of numbers.
     public static func calibrate(table: OpticsTable, csTrue: Double, file: String) throws -> [ZernikeCalibration] {
-        try table.groups.map { g in
+        try table.requireCTFOptics(file: file)
+        return try table.groups.map { g in
             let hasColumn = g.values["rlnEvenZernike"] != nil
             let where_ = g.line.map { "\(file):\($0)" } ?? file
             return try calibrate(opticsGroup: g.number, name: g.name, nominalPixelSize: g.imagePixelSize,

@@ -25,10 +25,24 @@ struct ParticleFileSummary {
     var missingGroups: [Int: (count: Int, firstLine: Int?)]
     /// Particles per index of `groups`.
     var counts: [Int]
+    /// True for RELION 4/5 tomography particles without a data_optics table (their pixel sizes
+    /// are in the tomograms' STAR file, which the checks do not read).
+    var tomographyWithoutOptics = false
 
     var checkedLine: String {
-        let kind = isRelion30 ? "RELION 3.0 file, pixel sizes" : "optics group"
-        return "\(file): \(particles.rowCount) particles, \(groups.count) \(kind)\(groups.count == 1 || isRelion30 ? "" : "s") ("
+        let noun = particles.name == "micrographs" ? "micrograph" : particles.name == "movies" ? "movie" : "particle"
+        let particlesText = "\(file): \(particles.rowCount) \(noun)\(particles.rowCount == 1 ? "" : "s")"
+        if tomographyWithoutOptics {
+            return "\(particlesText), RELION tomography particles without an optics table (their pixel sizes are in the tomograms' STAR file)"
+        }
+        if isRelion30 {
+            if groups.isEmpty {
+                return "\(particlesText), RELION 3.0 file (no optics table) without rlnMagnification/rlnDetectorPixelSize: pixel size unknown"
+            }
+            return "\(particlesText), RELION 3.0 file (no optics table), pixel size\(groups.count == 1 ? "" : "s") "
+                + groups.map { px($0.imagePixelSize) }.joined(separator: ", ") + " Å/px"
+        }
+        return "\(particlesText), \(groups.count) optics group\(groups.count == 1 ? "" : "s") ("
             + groups.map { "\($0.name) \(px($0.imagePixelSize)) Å/px\($0.imageSize > 0 ? " box \($0.imageSize)" : "")" }.joined(separator: "; ") + ")"
     }
 }
@@ -37,9 +51,18 @@ enum ParticleFileChecks {
     /// Reads the file and maps each particle to its optics group.
     static func read(_ file: String) throws -> ParticleFileSummary {
         let doc = try STARDocument(path: file)
+        let kind = STARFileKind(doc)
+        switch kind {
+        case .tomography(let t) where t != .particles && t != .particles2DStacks:
+            throw ProjectCheckError.notAParticleFile(file: file, kind: kind.description)
+        case .relionAuxiliary:
+            throw ProjectCheckError.notAParticleFile(file: file, kind: kind.description)
+        default: break
+        }
         let opticsBlock = doc.block("optics")
         let data = doc.block("particles")
             ?? doc.blocks.first { $0.isLoop && $0.name != "optics" && ($0.has("rlnImageName") || $0.has("rlnOpticsGroup")) }
+            ?? doc.blocks.first { $0.isLoop && $0.has("rlnTomoName") }
         guard let particles = data else { throw ProjectCheckError.noParticleTable(file: file) }
 
         if let opticsBlock {
@@ -73,6 +96,16 @@ enum ParticleFileChecks {
                                        missingGroups: missing, counts: counts)
         }
 
+        if case .relion31 = kind {
+            throw STARError.invalid(file: file, line: nil,
+                reason: "data_\(particles.name) has rlnOpticsGroup but the file has no data_optics table (a RELION 3.1+ file whose optics table is missing or not named data_optics)")
+        }
+        if case .tomography = kind {
+            var s = ParticleFileSummary(file: file, isRelion30: false, groups: [], particles: particles, opticsBlock: nil,
+                                        particleGroup: [Int](repeating: -1, count: particles.rowCount), missingGroups: [:], counts: [])
+            s.tomographyWithoutOptics = true
+            return s
+        }
         // RELION 3.0: the pixel size of each particle is rlnDetectorPixelSize (µm) × 10⁴ / rlnMagnification.
         var groups: [OpticsGroup] = []
         var particleGroup = [Int](repeating: 0, count: particles.rowCount)
@@ -104,6 +137,7 @@ enum ParticleFileChecks {
     }
 
     static func findings(_ s: ParticleFileSummary, referencePixelSize: Double?) -> [Finding] {
+        if s.tomographyWithoutOptics { return [] }
         if s.isRelion30 { return relion30File(s) }
         return nameConflicts(s) + missingGroups(s) + relion30Columns(s) + mtf(s)
             + OpticsImplications.findings(s, referencePixelSize: referencePixelSize)

@@ -42,6 +42,7 @@ public enum ProjectCheckError: AngpixError, Equatable {
     case nothingToCheck
     case stacksNeedStar
     case noParticleTable(file: String)
+    case notAParticleFile(file: String, kind: String)
     case noGeneralTable(file: String)
 
     public var description: String {
@@ -52,6 +53,8 @@ public enum ProjectCheckError: AngpixError, Equatable {
             return "--stacks needs a particle STAR file (--star)"
         case .noParticleTable(let f):
             return "\(f): no particle table (data_particles, or a RELION 3.0 table with rlnImageName)"
+        case .notAParticleFile(let f, let kind):
+            return "\(f): a \(kind) file, not a particle file; give --star a particle file (e.g. Refine3D/jobNNN/run_data.star)"
         case .noGeneralTable(let f):
             return "\(f): not a postprocess.star (no data_general table with rlnUnfilteredMapHalf1)"
         }

@@ -30,12 +30,19 @@ public struct OpticsGroup: Sendable {
     public var imageSize: Int
     /// rlnImageDimensionality (2 when absent).
     public var imageDimensionality: Int
-    /// rlnVoltage in kV.
+    /// rlnVoltage in kV (NaN when the optics table has no rlnVoltage column; see `absentLabels`).
     public var voltage: Double
-    /// rlnSphericalAberration (Cs) in mm.
+    /// rlnSphericalAberration (Cs) in mm (NaN when the optics table has no such column).
     public var sphericalAberration: Double
-    /// rlnAmplitudeContrast (fraction).
+    /// rlnAmplitudeContrast (fraction). When the optics table has no such column this is 0, the
+    /// value RELION's CTF::readByGroup assumes (it reads Q0 from the particle row, else from the
+    /// optics group, else uses 0); `absentLabels` then lists rlnAmplitudeContrast.
     public var amplitudeContrast: Double
+    /// Which of rlnVoltage, rlnSphericalAberration, rlnAmplitudeContrast and the pixel size
+    /// (rlnImagePixelSize or its alternatives) the optics table lacks. RELION reads files without
+    /// them (its ObservationModel needs only a pixel size, rlnVoltage and rlnSphericalAberration,
+    /// and only for CTF work); `requireCTFOptics` checks the ones a CTF needs.
+    public var absentLabels: [String] = []
     /// rlnMicrographOriginalPixelSize in Å (detector pixel size before down-sampling), if given.
     public var micrographOriginalPixelSize: Double?
     /// rlnMicrographPixelSize in Å, if given.
@@ -96,8 +103,20 @@ public struct OpticsTable: Sendable {
 
     public init(groups: [OpticsGroup]) { self.groups = groups }
 
-    /// Reads the groups of an optics block; errors name `file` and the line.
-    public init(block: STARBlock, file: String) throws {
+    /// Problems found while reading in lenient mode (values that are not numbers, pixel sizes or
+    /// box sizes that are not positive); empty in strict mode, which throws instead.
+    public var problems: [String] = []
+
+    /// Reads the groups of an optics block; errors name `file` and the line. Only rlnOpticsGroup
+    /// is required: a missing rlnVoltage or rlnSphericalAberration is NaN, a missing
+    /// rlnAmplitudeContrast is 0 (RELION's assumption), and each group lists them in
+    /// `absentLabels`; commands that compute a CTF call `requireCTFOptics`. A missing pixel size
+    /// (none of rlnImagePixelSize, rlnMicrographPixelSize, rlnMicrographOriginalPixelSize,
+    /// rlnTomoTiltSeriesPixelSize) is an error, as in RELION's ObservationModel. With `lenient`,
+    /// unreadable values and a missing pixel size become NaN (0 for integers) and are listed in
+    /// `problems` instead of thrown (for `star info`, which describes a broken file).
+    public init(block: STARBlock, file: String, lenient: Bool = false) throws {
+        var problems: [String] = []
         func fail(_ reason: String, _ line: Int? = nil) -> STARError { .invalid(file: file, line: line, reason: reason) }
         guard block.has("rlnOpticsGroup") else {
             throw STARError.missingLabel(file: file, block: block.name, label: "rlnOpticsGroup")
@@ -111,7 +130,9 @@ public struct OpticsTable: Sendable {
                 guard block.has(label) else { return nil }
                 let text = block.string(row: r, label)!
                 guard let v = parseSTARDouble(text) else {
-                    throw STARError.badValue(file: file, line: block.line(row: r, label), label: label, value: text, expected: "a number")
+                    let error = STARError.badValue(file: file, line: block.line(row: r, label), label: label, value: text, expected: "a number")
+                    if lenient { problems.append(error.description); return .nan }
+                    throw error
                 }
                 return v
             }
@@ -119,14 +140,15 @@ public struct OpticsTable: Sendable {
                 guard block.has(label) else { return nil }
                 let text = block.string(row: r, label)!
                 guard let v = parseSTARInt(text) else {
-                    throw STARError.badValue(file: file, line: block.line(row: r, label), label: label, value: text, expected: "an integer")
+                    let error = STARError.badValue(file: file, line: block.line(row: r, label), label: label, value: text, expected: "an integer")
+                    if lenient && label != "rlnOpticsGroup" { problems.append(error.description); return 0 }
+                    throw error
                 }
                 return v
             }
-            func required(_ label: String) throws -> Double {
-                guard let v = try number(label) else {
-                    throw STARError.missingLabel(file: file, block: block.name, label: label)
-                }
+            var absent: [String] = []
+            func optional(_ label: String, absentValue: Double) throws -> Double {
+                guard let v = try number(label) else { absent.append(label); return absentValue }
                 return v
             }
             let n = try integer("rlnOpticsGroup")!
@@ -137,8 +159,25 @@ public struct OpticsTable: Sendable {
             let imagePixel = try number("rlnImagePixelSize")
             let micrographPixel = try number("rlnMicrographPixelSize")
             let originalPixel = try number("rlnMicrographOriginalPixelSize")
-            guard let pixel = imagePixel ?? micrographPixel ?? originalPixel else {
-                throw STARError.missingLabel(file: file, block: block.name, label: "rlnImagePixelSize")
+            let tiltSeriesPixel = try number("rlnTomoTiltSeriesPixelSize")
+            let pixel: Double
+            if let p = imagePixel ?? micrographPixel ?? originalPixel ?? tiltSeriesPixel {
+                pixel = p
+                if lenient && !(p > 0 && p.isFinite) {
+                    let label = imagePixel != nil ? "rlnImagePixelSize" : micrographPixel != nil ? "rlnMicrographPixelSize"
+                        : originalPixel != nil ? "rlnMicrographOriginalPixelSize" : "rlnTomoTiltSeriesPixelSize"
+                    problems.append("\(file)\(line.map { ":\($0)" } ?? ""): optics group \(n): \(label) \(block.string(row: r, label) ?? "") is not a positive pixel size")
+                }
+            } else if lenient {
+                problems.append("\(file): data_\(block.name) has no pixel size (rlnImagePixelSize, rlnMicrographPixelSize, rlnMicrographOriginalPixelSize or rlnTomoTiltSeriesPixelSize)")
+                pixel = .nan
+                absent.append("rlnImagePixelSize")
+            } else {
+                throw fail("data_\(block.name) has no pixel size column (rlnImagePixelSize, rlnMicrographPixelSize, rlnMicrographOriginalPixelSize or rlnTomoTiltSeriesPixelSize)")
+            }
+            let imageSize = try integer("rlnImageSize") ?? 0
+            if lenient && block.has("rlnImageSize") && imageSize <= 0 && parseSTARInt(block.string(row: r, "rlnImageSize") ?? "") != nil {
+                problems.append("\(file)\(line.map { ":\($0)" } ?? ""): optics group \(n): rlnImageSize \(imageSize) is not a positive box size")
             }
             var mag: MagnificationMatrix? = nil
             if block.has("rlnMagMat00") || block.has("rlnMagMat11") {
@@ -154,23 +193,50 @@ public struct OpticsTable: Sendable {
             }
             var values: [String: String] = [:]
             for l in block.labels { values[l] = block.string(row: r, l) }
-            groups.append(OpticsGroup(
+            let voltage = try optional("rlnVoltage", absentValue: .nan)
+            let cs = try optional("rlnSphericalAberration", absentValue: .nan)
+            let q0 = try optional("rlnAmplitudeContrast", absentValue: 0)
+            var group = OpticsGroup(
                 number: n,
                 name: block.string(row: r, "rlnOpticsGroupName") ?? "opticsGroup\(n)",
                 imagePixelSize: pixel,
-                imageSize: try integer("rlnImageSize") ?? 0,
+                imageSize: imageSize,
                 imageDimensionality: try integer("rlnImageDimensionality") ?? 2,
-                voltage: try required("rlnVoltage"),
-                sphericalAberration: try required("rlnSphericalAberration"),
-                amplitudeContrast: try required("rlnAmplitudeContrast"),
+                voltage: voltage,
+                sphericalAberration: cs,
+                amplitudeContrast: q0,
                 micrographOriginalPixelSize: originalPixel,
                 micrographPixelSize: micrographPixel,
                 mtfFileName: block.string(row: r, "rlnMtfFileName"),
                 evenZernike: try vector("rlnEvenZernike"),
                 oddZernike: try vector("rlnOddZernike"),
-                magMatrix: mag, values: values, line: line))
+                magMatrix: mag, values: values, line: line)
+            group.absentLabels = absent
+            groups.append(group)
         }
         self.groups = groups
+        self.problems = problems
+    }
+
+    /// The optics columns absent from the table (every group has the same columns).
+    public var absentLabels: [String] { groups.first?.absentLabels ?? [] }
+
+    /// Throws unless every group has rlnVoltage and rlnSphericalAberration, which a CTF needs
+    /// (RELION's ObservationModel refuses an optics table without them). A missing
+    /// rlnAmplitudeContrast is accepted: RELION then uses Q0 = 0 (`amplitudeContrastNote`).
+    public func requireCTFOptics(file: String) throws {
+        let missing = absentLabels.filter { $0 == "rlnVoltage" || $0 == "rlnSphericalAberration" || $0 == "rlnImagePixelSize" }
+        if !missing.isEmpty {
+            throw STARError.invalid(file: file, line: nil,
+                reason: "data_optics has no \(missing.map { "_" + $0 }.joined(separator: " or ")) column, which a CTF needs (RELION's ObservationModel refuses such a file too)")
+        }
+    }
+
+    /// A sentence for users when the table has no rlnAmplitudeContrast (nil otherwise).
+    public var amplitudeContrastNote: String? {
+        absentLabels.contains("rlnAmplitudeContrast")
+            ? "data_optics has no _rlnAmplitudeContrast column: Q0 = 0 is used for the CTF, as RELION does (CTF::readByGroup takes Q0 from the particle, else the optics group, else 0)"
+            : nil
     }
 
     /// The group numbered `number`, if any.
@@ -221,7 +287,7 @@ public struct RelionParticleFile: Sendable {
 
     /// Finds and checks the tables; errors: no optics table (or a RELION 3.0 file), optics table
     /// without rows, a row that references an optics group the optics table lacks.
-    public init(document: STARDocument, file: String? = nil) throws {
+    public init(document: STARDocument, file: String? = nil, lenient: Bool = false) throws {
         let file = file ?? document.name
         self.document = document
         self.file = file
@@ -239,7 +305,7 @@ public struct RelionParticleFile: Sendable {
             throw STARError.missingBlock(file: file, block: "optics")
         }
         guard let data = dataBlock else { throw STARError.missingBlock(file: file, block: "particles") }
-        optics = try OpticsTable(block: opticsBlock, file: file)
+        optics = try OpticsTable(block: opticsBlock, file: file, lenient: lenient)
         particles = data
         _ = try opticsGroupIndices()
     }

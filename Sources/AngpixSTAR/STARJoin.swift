@@ -7,7 +7,11 @@
 // box, voltage, Cs, ...) are not silently joined (RELION keeps the first group's values, which
 // corrupts the second dataset): the join is refused, or with `renameConflicts` the later group
 // gets a new unique name (`dataset1_2`). Works for particle, micrograph and movie files, and for
-// RELION 3.0 files without optics tables (plain concatenation).
+// RELION 3.0 files without optics tables (plain concatenation). In a file with several tables
+// the particle, micrograph or movie table is joined (the other tables are reported); files that
+// hold none (pipeline, job, postprocess, tilt-series files) are refused. RELION 5 tomography
+// particle files keep their data_general block (rlnTomoSubTomosAre2DStacks, which RELION 5 needs
+// to read the particles) when every input has the same one; RELION 3.1's JoinStar drops it.
 
 import AngpixCore
 
@@ -72,6 +76,60 @@ public enum STARJoin {
     /// Joins `inputs` (document and the name used in messages) into one document.
     public static func join(_ inputs: [(document: STARDocument, file: String)], options: STARJoinOptions = STARJoinOptions()) throws -> STARJoinResult {
         guard inputs.count >= 2 else { throw CoreError.invalidArgument("join needs at least two STAR files") }
+        for input in inputs { try checkJoinable(input.document, file: input.file) }
+        var result = try joinTables(inputs, options)
+        if let general = try commonGeneral(inputs) {
+            result.document = STARDocument(blocks: [general] + result.document.blocks)
+            result.ignoredBlocks.removeAll { $0.block == "general" }
+        }
+        return result
+    }
+
+    /// Refuses files that hold no table a join can combine, naming what they are.
+    static func checkJoinable(_ document: STARDocument, file: String) throws {
+        let kind = STARFileKind(document)
+        switch kind {
+        case .relionAuxiliary(let what):
+            throw STARError.invalid(file: file, line: nil,
+                reason: "a RELION \(what) file (\(blockList(document))), not a particle, micrograph or movie file; angpix joins only those")
+        case .tomography(let t) where t == .tiltSeriesSet || t == .tiltSeries || t == .optimisationSet:
+            throw STARError.invalid(file: file, line: nil,
+                reason: "a RELION tomography \(t.rawValue) file (\(blockList(document))); angpix joins particle, micrograph and movie files only")
+        default:
+            break
+        }
+        if document.block("optics") == nil {
+            for b in document.blocks where b.isLoop && b.has("rlnOpticsGroup") && !b.has("rlnImageName") && !b.has("rlnMicrographName")
+                && (b.has("rlnImagePixelSize") || b.has("rlnVoltage") || b.has("rlnMicrographPixelSize")) {
+                throw STARError.invalid(file: file, line: nil,
+                    reason: "data_\(b.name) looks like an optics table (rlnOpticsGroup with optics columns) but is not named data_optics, so RELION would not read it as one; rename the block to data_optics and join again")
+            }
+        }
+    }
+
+    static func blockList(_ document: STARDocument) -> String {
+        let names = document.blocks.map { "data_\($0.name)" }
+        return names.count <= 4 ? names.joined(separator: ", ") : names.prefix(4).joined(separator: ", ") + ", … (\(names.count) blocks)"
+    }
+
+    /// The data_general pairs block shared by every input (RELION 5 tomography), if any; refuses
+    /// inputs whose data_general differ in rlnTomoSubTomosAre2DStacks.
+    static func commonGeneral(_ inputs: [(document: STARDocument, file: String)]) throws -> STARBlock? {
+        let generals = inputs.map { $0.document.block("general") }
+        guard generals.contains(where: { $0 != nil }) else { return nil }
+        let stacks = generals.map { $0?.string(row: 0, "rlnTomoSubTomosAre2DStacks") ?? "0" }
+        if let k = stacks.firstIndex(where: { $0 != stacks[0] }) {
+            throw STARError.invalid(file: inputs[k].file, line: nil,
+                reason: "rlnTomoSubTomosAre2DStacks is \(stacks[k]) but \(stacks[0]) in \(inputs[0].file): RELION 5 reads the particles of one file either as 2D stacks or as 3D subtomograms, not both; re-extract one of them")
+        }
+        guard let first = generals[0], !first.isLoop, generals.allSatisfy({ g in
+            guard let g, !g.isLoop, g.labels == first.labels else { return false }
+            return first.labels.allSatisfy { sameValue(first.string(row: 0, $0) ?? "", g.string(row: 0, $0) ?? "") }
+        }) else { return nil }
+        return first.copy()
+    }
+
+    static func joinTables(_ inputs: [(document: STARDocument, file: String)], _ options: STARJoinOptions) throws -> STARJoinResult {
         let withOptics = inputs.map { $0.document.block("optics") != nil }
         if let i = withOptics.firstIndex(of: true), let j = withOptics.firstIndex(of: false) {
             throw STARError.invalid(file: inputs[j].file, line: nil,
@@ -225,10 +283,26 @@ public enum STARJoin {
         let names = inputs.map(\.file)
         var tables: [STARBlock] = []
         for (k, input) in inputs.enumerated() {
-            guard let t = input.document.blocks.first(where: { $0.isLoop }) else {
+            let loops = input.document.blocks.filter { $0.isLoop }
+            let dataLabels = ["rlnImageName", "rlnMicrographName", "rlnMicrographMovieName", "rlnTomoName"]
+            let candidates = loops.filter { b in dataLabels.contains { b.has($0) } }
+            if let t = candidates.first, candidates.count == 1 || candidates.dropFirst().allSatisfy({ $0.name == t.name }) {
+                tables.append(t)
+            } else if candidates.count > 1 {
+                throw STARError.invalid(file: names[k], line: nil,
+                    reason: "it has \(candidates.count) particle/micrograph tables (\(candidates.map { "data_\($0.name)" }.joined(separator: ", "))); angpix cannot tell which to join")
+            } else if loops.count == 1 {
+                tables.append(loops[0])
+            } else if loops.isEmpty {
                 throw STARError.invalid(file: names[k], line: nil, reason: "no loop_ table to join")
+            } else {
+                throw STARError.invalid(file: names[k], line: nil,
+                    reason: "it has \(loops.count) tables (\(loops.map { "data_\($0.name)" }.joined(separator: ", "))) and none is a particle, micrograph or movie table (rlnImageName, rlnMicrographName or rlnMicrographMovieName); angpix joins only those")
             }
-            tables.append(t)
+        }
+        if let k = tables.indices.first(where: { tables[$0].name != tables[0].name }) {
+            throw STARError.invalid(file: names[k], line: nil,
+                reason: "its table is data_\(tables[k].name) but \(names[0]) has data_\(tables[0].name); only files of one kind can be joined")
         }
         var dropped: [(table: String, label: String, presentIn: [String])] = []
         var filled: [(table: String, label: String, filledIn: [String])] = []

@@ -19,7 +19,10 @@ struct CheckCommand: ParsableCommand {
         none of the optics groups' — the 0.98 → 0.96 trap — and a mask that does not match the \
         reference), the particle stacks (--stacks: header pixel size and box against the optics \
         table) and a postprocess.star (pixel size against the half maps'). Paths inside STAR files \
-        are relative to the project folder (--project, default the current folder).
+        are relative to the project folder (--project, default the current folder). RELION 4/5 \
+        tomography particle files are read like particle files; tilt-series, pipeline and job \
+        files are refused as not particle files.
+
         Exit status: 0 when nothing serious was found, 1 when an error-level finding was (or an \
         input could not be read).
 

@@ -28,9 +28,13 @@ struct StarInfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Show the blocks of a STAR file and, for particle files, the optics groups.",
         discussion: """
-        Lists every table with its rows and columns. For RELION 3.1+ particle, micrograph and movie
-        files it also lists each optics group's pixel size (Å), image size, voltage (kV), Cs (mm)
-        and the number of rows that belong to it.
+        Lists every table with its rows and columns and says what kind of file it is (RELION 3.0, \
+        RELION 3.1+ particles, micrographs or movies, RELION tomography files, pipeline, job and \
+        postprocess files). For files with an optics table it also lists each optics group's pixel \
+        size (Å), image size, voltage (kV), Cs (mm), amplitude contrast and the number of rows that \
+        belong to it; an optics column the table lacks is shown as "-" (without \
+        rlnAmplitudeContrast RELION uses Q0 = 0). Invalid optics values and rows pointing to a \
+        missing optics group are listed as problems; the file is still described.
 
         Example:
           angpix star info Refine3D/job020/run_data.star
@@ -53,14 +57,19 @@ struct StarInfoCommand: ParsableCommand {
 struct StarJoinCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "join",
-        abstract: "Join STAR files like RELION's JoinStar, refusing to merge different optics silently.",
+        abstract: "Join STAR files like RELION's JoinStar, refusing silent optics merges.",
         discussion: """
-        Optics groups are renumbered 1…n in order of first appearance and every row's
-        rlnOpticsGroup is remapped; groups with the same rlnOpticsGroupName and identical optics are
-        joined (as RELION does). Two groups with the same name but different optics are refused
-        (RELION silently keeps the first group's values), unless --rename-conflicts gives the later
-        one a new name. Columns missing from some inputs are dropped with a warning, or kept with
-        --fill LABEL=VALUE. Works for particle, micrograph and movie files.
+        Optics groups are renumbered 1…n in order of first appearance and every row's \
+        rlnOpticsGroup is remapped; groups with the same rlnOpticsGroupName and identical optics \
+        are joined (as RELION does). Two groups with the same name but different optics are \
+        refused (RELION silently keeps the first group's values), unless --rename-conflicts gives \
+        the later one a new name. Columns missing from some inputs are dropped with a warning, or \
+        kept with --fill LABEL=VALUE.
+
+        Works for particle, micrograph and movie files (RELION 3.0 and 3.1+, and RELION 4/5 \
+        tomography particles, whose shared data_general block is kept). In a file with several \
+        tables the particle, micrograph or movie table is joined; pipeline, job, postprocess and \
+        tilt-series files are refused.
 
         Example:
           angpix star join dataset1.star dataset2.star -o joined.star --check-duplicates rlnImageName
@@ -109,7 +118,9 @@ struct StarJoinCommand: ParsableCommand {
             print(line)
         }
         let total = result.rowCounts.reduce(0, +)
-        print("wrote \(output): \(total) rows (\(result.rowCounts.map(String.init).joined(separator: " + "))), \(Set(result.groups.map(\.newNumber)).count) optics groups")
+        let groupCount = Set(result.groups.map(\.newNumber)).count
+        print("wrote \(output): \(total) rows (\(result.rowCounts.map(String.init).joined(separator: " + ")))"
+              + (groupCount == 0 ? "" : ", \(groupCount) optics group\(groupCount == 1 ? "" : "s")"))
         for label in checkDuplicates.map({ $0.hasPrefix("_") ? String($0.dropFirst()) : $0 }) {
             let extra = result.duplicateCounts[label] ?? 0
             if extra == 0 { print("no duplicated \(label)"); continue }
@@ -128,9 +139,9 @@ struct StarSubsetCommand: ParsableCommand {
         commandName: "subset",
         abstract: "Keep the particles of the micrographs listed in a MotionCorr STAR file.",
         discussion: """
-        For Bayesian Polishing of a combined dataset, one MotionCorr job at a time (RELION's
-        "Pixel size issues" page): keeps the particles whose rlnMicrographName is listed in the
-        given corrected_micrographs.star, and reports how many particles and micrographs matched
+        For Bayesian Polishing of a combined dataset, one MotionCorr job at a time (RELION's \
+        "Pixel size issues" page): keeps the particles whose rlnMicrographName is listed in the \
+        given corrected_micrographs.star, and reports how many particles and micrographs matched \
         and which listed micrographs have no particles.
 
         Example:
@@ -181,11 +192,17 @@ struct StarUpgradeCommand: ParsableCommand {
         commandName: "upgrade",
         abstract: "Convert a RELION 3.0 STAR file to RELION 3.1 (like relion_convert_star).",
         discussion: """
-        Builds the optics table from the distinct voltage, Cs, amplitude contrast and pixel size
-        (rlnDetectorPixelSize × 10⁴ / rlnMagnification) combinations, converts rlnOriginX/Y from
-        pixels to Å, and moves the per-particle optics columns to the optics table. Where the
-        particle stacks can be found (paths relative to --project, default the current folder),
-        rlnImageSize and rlnImageDimensionality are read from their MRC headers; RELION leaves them out.
+        Builds the optics table from the distinct voltage, Cs, amplitude contrast and pixel size \
+        (rlnDetectorPixelSize × 10⁴ / rlnMagnification) combinations, converts rlnOriginX/Y from \
+        pixels to Å, and moves the per-particle optics columns to the optics table. Values the \
+        file lacks are given with --voltage, --cs, --q0 and --angpix; without them the upgrade \
+        stops and names every missing one. Micrograph files get rlnMicrographPixelSize and \
+        rlnMicrographOriginalPixelSize, as relion_convert_star writes them.
+
+        Where the particle stacks can be found (paths relative to --project, default the current \
+        folder), rlnImageSize and rlnImageDimensionality are read from their MRC headers (RELION \
+        leaves them out). An image named N@file is image N of a stack of 2D images, also when the \
+        file is named .mrc (RELION wants .mrcs; a warning says so).
 
         Example:
           angpix star upgrade old_particles.star -o particles_31.star
@@ -195,6 +212,7 @@ struct StarUpgradeCommand: ParsableCommand {
     @Argument(help: "A RELION 3.0 STAR file (particles or micrographs).") var input: String
     @Option(name: .shortAndLong, help: "The RELION 3.1 STAR file.") var output: String
     @Option(help: "The RELION project folder the stack paths are relative to.") var project: String = "."
+    @Option(name: .customLong("voltage"), help: "Voltage in kV, for files without rlnVoltage.") var voltage: Double?
     @Option(name: .customLong("cs"), help: "Cs in mm, for files without rlnSphericalAberration.") var cs: Double?
     @Option(name: .customLong("q0"), help: "Amplitude contrast, for files without rlnAmplitudeContrast.") var q0: Double?
     @Option(name: .customLong("angpix"), help: "Pixel size in Å, for files without rlnMagnification/rlnDetectorPixelSize.") var angpix: Double?
@@ -206,7 +224,7 @@ struct StarUpgradeCommand: ParsableCommand {
         let doc = try STARDocument(path: input)
         let project = self.project
         let result = try STARUpgrade.upgrade(doc, file: input, options: STARUpgradeOptions(
-            sphericalAberration: cs, amplitudeContrast: q0, pixelSize: angpix)) { stack in
+            voltage: voltage, sphericalAberration: cs, amplitudeContrast: q0, pixelSize: angpix)) { stack in
             let path = stack.hasPrefix("/") ? stack : (project as NSString).appendingPathComponent(stack)
             guard let header = try? MRCFile.readHeader(path: path), header.nx > 0 else { return nil }
             let isStack = stack.hasSuffix(".mrcs")
@@ -215,9 +233,11 @@ struct StarUpgradeCommand: ParsableCommand {
         try result.document.write(to: output, policy: policy)
         print("wrote \(output): \(result.optics.groups.count) optics group\(result.optics.groups.count == 1 ? "" : "s")")
         for g in result.optics.groups {
-            print(String(format: "  %d %@: %.4f Å/px, %.0f kV, Cs %.2f mm, Q0 %.2f%@", g.number, g.name, g.imagePixelSize,
-                         g.voltage, g.sphericalAberration, g.amplitudeContrast,
-                         result.filledImageSize ? ", box \(g.imageSize), \(g.imageDimensionality)D" : ""))
+            print("  \(g.number) \(g.name): \(formatTrimmed(g.imagePixelSize, decimals: 6)) Å/px, \(formatTrimmed(g.voltage, decimals: 6)) kV, Cs \(formatTrimmed(g.sphericalAberration, decimals: 6)) mm, Q0 \(formatTrimmed(g.amplitudeContrast, decimals: 6))"
+                  + (result.filledImageSize ? ", box \(g.imageSize), \(g.imageDimensionality)D" : ""))
+        }
+        for stack in result.mrcStacks {
+            warn("\(stack) is referenced as N@\(stack) (image N of a stack) but named .mrc; it is read as a stack of 2D images, and RELION wants such stacks named .mrcs (rename the file and the references)")
         }
         if result.isParticleFile {
             if result.filledImageSize {
