@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "AngpixKit", targets: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
+            "AngpixCryoSPARC",
         ]),
     ],
     dependencies: [
@@ -44,10 +45,13 @@ let package = Package(
         .target(name: "AngpixParticles", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier"]),
         // Project check: pixel-size traps in a RELION project.
         .target(name: "AngpixProjectCheck", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixOptics"]),
+        // cryoSPARC .cs files (NumPy .npy records, memory-mapped) and their conversion to RELION STAR.
+        .target(name: "AngpixCryoSPARC", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixOptics"]),
 
         .executableTarget(name: "angpix", dependencies: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
+            "AngpixCryoSPARC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -64,6 +68,7 @@ let package = Package(
         .testTarget(name: "AngpixReportTests", dependencies: ["AngpixReport", "AngpixTestSupport"]),
         .testTarget(name: "AngpixParticlesTests", dependencies: ["AngpixParticles", "AngpixSTAR", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixCryoSPARCTests", dependencies: ["angpix", "AngpixCryoSPARC", "AngpixOptics", "AngpixSTAR", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),
     ],

@@ -25,6 +25,7 @@ struct Angpix: ParsableCommand {
             ParticlesCommand.self,
             CheckCommand.self,
             ReportCommand.self,
+            CsCommand.self,
         ]
     )
 }
