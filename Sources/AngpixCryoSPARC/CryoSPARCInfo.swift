@@ -76,7 +76,10 @@ public struct CryoSPARCInfo: Sendable, Codable {
         for (k, g) in grouping.groups.enumerated() {
             let label = "optics \(k + 1) (exposure group \(g.exposureGroup.map(String.init) ?? "-"))"
             if g.hasAnisomag { warnings.append("\(label): anisotropic magnification \(g.anisomag) (cryoSPARC stores D − I; RELION's rlnMagMat is (I + anisomag)⁻ᵀ, not anisomag as pyem writes it)") }
-            if g.hasTilt { warnings.append("\(label): beam tilt tilt_A = \(g.tilt) Å (= \(g.tilt.map { g.cs > 0 ? String(format: "%.4f", $0 / (g.cs * 1e4)) : "?" }) mrad at Cs \(g.cs) mm)") }
+            if g.hasTilt {
+                let mrad = g.cs > 0 ? g.tilt.map { String(format: "%.4f", $0 / (g.cs * 1e4)) }.joined(separator: ", ") + " mrad at Cs \(g.cs) mm" : "Cs is 0: no beam tilt in mrad"
+                warnings.append("\(label): beam tilt tilt_A = \(g.tilt) Å (\(mrad))")
+            }
             if g.hasTrefoil { warnings.append("\(label): trefoil trefoil_A = \(g.trefoil) Å") }
             if g.hasTetrafoil { warnings.append("\(label): tetrafoil tetra_A = \(g.tetrafoil) Å") }
         }

@@ -139,7 +139,7 @@ enum Synthetic {
         return (0..<n).map { i in
             let g = i % groups
             return TruthParticle(
-                uid: 1_000_000_007 &* UInt64(i + 1) &+ 12345, stack: "J30/extract/mic\(i / 7)_particles.mrc", index: i % 7,
+                uid: 1_000_000_007 &* UInt64(i + 1) &+ 12345 &+ seed &* 7919, stack: "J30/extract/mic\(i / 7)_particles.mrc", index: i % 7,
                 micrograph: "J14/motioncorrected/mic\(i / 7).mrc", expGroup: g + 1, pixelSize: pixelSize,
                 alignPixelSize: alignPixelSize ?? pixelSize, box: box,
                 rot: rng.uniform(-180, 180), tilt: rng.uniform(1, 179), psi: rng.uniform(-180, 180),
