@@ -6,6 +6,7 @@
 // Also the optics grouping: one group per distinct (exposure group, pixel size, box, voltage,
 // Cs, Q0, anisomag, tilt, trefoil, tetrafoil), compared on the exact stored numbers.
 
+import Foundation
 import AngpixCore
 
 /// One field as found in the main file or a passthrough.
@@ -21,6 +22,21 @@ public struct CSColumn: Sendable {
     @inline(__always) public func bits(_ i: Int, _ element: Int = 0) -> UInt32 { file.floatBits(field, row: row(i), element: element) }
     @inline(__always) public func uint64(_ i: Int, _ element: Int = 0) -> UInt64 { file.uint64(field, row: row(i), element: element) }
     public func string(_ i: Int) -> String { file.string(field, row: row(i)) }
+    /// Whether the text of row `i` equals `previous`; if not, `previous` becomes it (bytes of a
+    /// |S field without trailing NULs, UTF-8 of a <U field).
+    public func sameText(asRow i: Int, previous: inout [UInt8]) -> Bool {
+        let r = row(i)
+        if let b = file.bytes(field, row: r) {
+            if b.count == previous.count && (b.count == 0 || previous.withUnsafeBytes({ memcmp($0.baseAddress!, b.baseAddress!, b.count) == 0 })) { return true }
+            previous = Array(b)
+            return false
+        }
+        let s = Array(file.string(field, row: r).utf8)
+        if s == previous { return true }
+        previous = s
+        return false
+    }
+
     /// The value as the decimal it was typed as (see NPYFile.decimal).
     public func decimal(_ i: Int, _ element: Int = 0) -> Double { file.decimal(field, row: row(i), element: element) }
 }

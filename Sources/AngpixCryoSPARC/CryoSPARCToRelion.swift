@@ -190,7 +190,7 @@ struct Plan {
             var differ = 0, first: (Int, Double, Double)? = nil
             for i in 0..<set.count {
                 let a = Double(Float(ap.double(i))), b = Double(Float(grouping.groups[Int(grouping.groupOfRow[i])].pixelSize))
-                if abs(a - b) > 1e-5 * b { differ += 1; if first == nil { first = (i, a, b) } }
+                if abs(a - b) > 1e-5 * b { differ += 1; if first == nil { first = (i, ap.decimal(i), grouping.groups[Int(grouping.groupOfRow[i])].pixelSize) } }
             }
             if let (row, a, b) = first {
                 warnings.append("\(differ) particles were aligned at another pixel size than their images (record \(row): \(set.alignmentPrefix!)/psize_A \(a) Å, blob/psize_A \(b) Å): their shifts are converted at the alignments' pixel size (pyem's csparc2star uses the images')")
@@ -206,10 +206,10 @@ struct Plan {
         if !options.mrcsSuffix {
             var mrc = 0
             var seen = Set<[UInt8]>()
+            var last: [UInt8] = []
             for i in 0..<set.count {
-                let r = blobPath.row(i)
-                let s: [UInt8] = blobPath.file.bytes(blobPath.field, row: r).map { Array($0) } ?? Array(blobPath.file.string(blobPath.field, row: r).utf8)
-                if seen.insert(s).inserted, s.count >= 4, Array(s.suffix(4)) == Array(".mrc".utf8) { mrc += 1 }
+                if blobPath.sameText(asRow: i, previous: &last) { continue }
+                if seen.insert(last).inserted, last.count >= 4, Array(last.suffix(4)) == Array(".mrc".utf8) { mrc += 1 }
             }
             if mrc > 0 {
                 warnings.append("\(mrc) of \(seen.count) stacks are named .mrc; RELION reads N@stack as an image of a stack for .mrcs files: convert with --mrcs and link each x.mrc to x.mrcs")
@@ -276,6 +276,7 @@ struct Plan {
         out.append("\n\n# version 30001\n\ndata_particles\n\nloop_\n")
         for (i, l) in result.particleLabels.enumerated() { out.append("_\(l) #\(i + 1)\n") }
 
+        let n = set.count
         // Paths: formatted once per distinct stack.
         var byContent: [[UInt8]: [UInt8]] = [:]
         let prefix = Array(options.stackPrefix.utf8)
@@ -290,30 +291,28 @@ struct Plan {
             }
             return path
         }
-        func text(_ c: CSColumn, _ i: Int) -> [UInt8] {
-            let r = c.row(i)
-            if let b = c.file.bytes(c.field, row: r) {
-                let key = Array(b)
-                if let done = byContent[key] { return done }
-                let v = pathBytes(key)
-                byContent[key] = v
-                return v
-            }
-            let key = Array(c.file.string(c.field, row: r).utf8)
-            if let done = byContent[key] { return done }
-            let v = pathBytes(key)
-            byContent[key] = v
-            return v
+        // Consecutive particles mostly share their stack and micrograph: the text is compared with
+        // the previous row's before any lookup.
+        func text(_ c: CSColumn, _ i: Int, _ raw: inout [UInt8], _ formatted: inout [UInt8]) -> [UInt8] {
+            if c.sameText(asRow: i, previous: &raw) { return formatted }
+            if let done = byContent[raw] { formatted = done; return done }
+            formatted = pathBytes(raw)
+            byContent[raw] = formatted
+            return formatted
         }
-        let n = set.count
+        var rawPath: [UInt8] = [], donePath: [UInt8] = [], rawMic: [UInt8] = [], doneMic: [UInt8] = []
+        if n > 0 {
+            _ = blobPath.sameText(asRow: 0, previous: &rawPath); donePath = pathBytes(rawPath)
+            if let m = micrograph { _ = m.sameText(asRow: 0, previous: &rawMic); doneMic = pathBytes(rawMic) }
+        }
         var lastAlignBits: UInt32 = 0, lastAlignPixel = 0.0
         if let ap = alignPsize, n > 0 { lastAlignBits = ap.bits(0); lastAlignPixel = ap.decimal(0) }
         for i in 0..<n {
             let idx = blobIdx.uint64(i)
             out.appendImageIndex(Int(idx) + 1)
             out.append(byte: UInt8(ascii: "@"))
-            out.append(text(blobPath, i))
-            if let m = micrograph { out.append(byte: 0x20); out.append(text(m, i)) }
+            out.append(text(blobPath, i, &rawPath, &donePath))
+            if let m = micrograph { out.append(byte: 0x20); out.append(text(m, i, &rawMic, &doneMic)) }
             out.append(byte: 0x20)
             out.appendInt(Int(grouping.groupOfRow[i]) + 1)
             let u = df1.double(i), v = df2.double(i), a = dfAngle.double(i)

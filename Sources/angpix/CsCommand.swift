@@ -77,10 +77,10 @@ struct CsInfoCommand: ParsableCommand {
                 print("  exp_group  particles  pixel(Å)    box  kV      Cs(mm)  Q0     anisomag / tilt_A / trefoil_A / tetra_A")
                 for g in groups {
                     var aberr: [String] = []
-                    if g.hasAnisomag { aberr.append("anisomag \(g.anisomag.map { fmt($0) })") }
-                    if g.hasTilt { aberr.append("tilt \(g.tilt.map { fmt($0) })") }
-                    if g.hasTrefoil { aberr.append("trefoil \(g.trefoil.map { fmt($0) })") }
-                    if g.hasTetrafoil { aberr.append("tetra \(g.tetrafoil.map { fmt($0) })") }
+                    if g.hasAnisomag { aberr.append("anisomag " + g.anisomag.map { fmt($0) }.joined(separator: " ")) }
+                    if g.hasTilt { aberr.append("tilt_A " + g.tilt.map { fmt($0) }.joined(separator: " ")) }
+                    if g.hasTrefoil { aberr.append("trefoil_A " + g.trefoil.map { fmt($0) }.joined(separator: " ")) }
+                    if g.hasTetrafoil { aberr.append("tetra_A " + g.tetrafoil.map { fmt($0) }.joined(separator: " ")) }
                     let cells = [pad(g.exposureGroup.map(String.init) ?? "-", 9, right: true), pad(String(g.count), 9, right: true),
                                  pad(fmt(g.pixelSize), 8, right: true), pad("\(g.boxX)", 5, right: true), pad(fmt(g.voltage), 6),
                                  pad(fmt(g.cs), 6), pad(fmt(g.amplitudeContrast), 5), aberr.isEmpty ? "none" : aberr.joined(separator: "; ")]
