@@ -15,7 +15,7 @@ let package = Package(
         .library(name: "AngpixKit", targets: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
-            "AngpixRings", "AngpixSimulation", "AngpixCompression",
+            "AngpixRings", "AngpixSimulation", "AngpixCompression", "AngpixCryoSPARC",
         ]),
     ],
     dependencies: [
@@ -54,11 +54,14 @@ let package = Package(
         .target(name: "AngpixRings", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixReport"]),
         // Simulated images of diffraction standards (crystallites of a real lattice) for tests.
         .target(name: "AngpixSimulation", dependencies: ["AngpixCore", "AngpixFourier", "AngpixOptics"]),
+        // cryoSPARC .cs files (NumPy .npy records, memory-mapped) and their conversion to RELION STAR.
+        .target(name: "AngpixCryoSPARC", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixOptics"]),
 
         .executableTarget(name: "angpix", dependencies: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
             "AngpixRings",
+            "AngpixCryoSPARC",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -77,6 +80,7 @@ let package = Package(
         .testTarget(name: "AngpixProjectCheckTests", dependencies: ["AngpixProjectCheck", "AngpixMRC", "AngpixReport", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixRingsTests", dependencies: ["AngpixRings", "AngpixSimulation", "AngpixMRC", "AngpixSTAR",
                                                              "AngpixOptics", "AngpixCore", "AngpixTestSupport", "angpix"]),
+        .testTarget(name: "AngpixCryoSPARCTests", dependencies: ["angpix", "AngpixCryoSPARC", "AngpixOptics", "AngpixSTAR", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),
         // The code of docs/library.md, compiled and run against the public API only (no @testable,

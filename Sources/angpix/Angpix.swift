@@ -26,6 +26,7 @@ struct Angpix: ParsableCommand {
             ParticlesCommand.self,
             CheckCommand.self,
             ReportCommand.self,
+            CsCommand.self,
         ]
     )
 }

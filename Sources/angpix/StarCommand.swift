@@ -17,7 +17,7 @@ struct StarCommand: ParsableCommand {
           angpix star info particles.star
           angpix star join dataset1.star dataset2.star -o joined.star
         """,
-        subcommands: [StarInfoCommand.self, StarJoinCommand.self, StarSubsetCommand.self, StarUpgradeCommand.self]
+        subcommands: [StarInfoCommand.self, StarJoinCommand.self, StarSubsetCommand.self, StarUpgradeCommand.self, StarFromCsCommand.self]
     )
 }
 
