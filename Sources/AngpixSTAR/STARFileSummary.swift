@@ -134,6 +134,16 @@ public struct STARFileSummary: Encodable, Sendable {
     public var problems: [String]
     /// Remarks for the reader (what RELION assumes for an absent column).
     public var notes: [String]
+    /// One tomogram of a tilt-series set (a data_global row): its tilt-series pixel size
+    /// (rlnTomoTiltSeriesPixelSize, Å), original pixel size (rlnMicrographOriginalPixelSize, Å),
+    /// voltage, Cs, Q0 where given, and its number of tilt images when its data_<TomoName> block
+    /// is in the same file (RELION 4).
+    public struct Tomogram: Encodable, Sendable {
+        public var name: String, tiltSeriesPixelSize: Double?, originalPixelSize: Double?
+        public var voltage: Double?, sphericalAberration: Double?, amplitudeContrast: Double?, tilts: Int?
+    }
+    /// The tomograms of a RELION tomography tilt-series set.
+    public var tomograms: [Tomogram]?
 
     /// Summarises `document`. A RELION 3.1+ (or tomography) file's optics and row references are
     /// read leniently: what is wrong is listed in `problems` rather than thrown.
@@ -146,6 +156,17 @@ public struct STARFileSummary: Encodable, Sendable {
         }
         let kind = STARFileKind(document)
         self.kind = kind.description
+        if case .tomography(.tiltSeriesSet) = kind, let global = document.block("global"), global.isLoop {
+            let value = { (r: Int, l: String) -> Double? in global.string(row: r, l).flatMap(parseSTARDouble).flatMap { $0.isFinite ? $0 : nil } }
+            tomograms = (0..<global.rowCount).map { r in
+                let name = global.string(row: r, "rlnTomoName") ?? ""
+                return Tomogram(name: name, tiltSeriesPixelSize: value(r, "rlnTomoTiltSeriesPixelSize"),
+                                originalPixelSize: value(r, "rlnMicrographOriginalPixelSize"), voltage: value(r, "rlnVoltage"),
+                                sphericalAberration: value(r, "rlnSphericalAberration"), amplitudeContrast: value(r, "rlnAmplitudeContrast"),
+                                tilts: document.block(name).map(\.rowCount))
+            }
+            return
+        }
         var withOptics = false
         if case .relion31 = kind { withOptics = true }
         if case .tomography = kind, document.block("optics") != nil { withOptics = true }
@@ -202,6 +223,20 @@ public struct STARFileSummary: Encodable, Sendable {
                              + g.name.padding(toLength: max(20, g.name.count), withPad: " ", startingAt: 0)
                              + column(g.pixelSize, 10, 4) + column(g.imageSize > 0 ? Double(g.imageSize) : nil, 6, 0) + column(g.voltage, 13, 1)
                              + column(g.sphericalAberration, 8, 3) + column(g.amplitudeContrast, 7, 3) + "  \(g.rows)")
+            }
+        }
+        if let tomograms {
+            lines.append("tomograms:")
+            lines.append("  name                  tilt-series pixel(Å)  original pixel(Å)  voltage(kV)  Cs(mm)     Q0  tilts")
+            func column(_ v: Double?, _ width: Int, _ decimals: Int) -> String {
+                let text = v.map { formatFixed($0, decimals: decimals, signedZero: false) } ?? "-"
+                return String(repeating: " ", count: max(0, width - text.count)) + text
+            }
+            for t in tomograms {
+                lines.append("  " + t.name.padding(toLength: max(20, t.name.count), withPad: " ", startingAt: 0)
+                             + column(t.tiltSeriesPixelSize, 22, 4) + column(t.originalPixelSize, 19, 4)
+                             + column(t.voltage, 13, 1) + column(t.sphericalAberration, 8, 3)
+                             + column(t.amplitudeContrast, 7, 3) + column(t.tilts.map(Double.init), 7, 0))
             }
         }
         for n in notes { lines.append("note: \(n)") }

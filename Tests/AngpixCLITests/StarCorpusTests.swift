@@ -65,6 +65,11 @@ struct InfoJSON: Decodable {
     }
     var file: String; var kind: String; var blocks: [Block]; var table: String?; var opticsGroups: [Group]?
     var absentOpticsLabels: [String]?; var problems: [String]; var notes: [String]
+    struct Tomogram: Decodable {
+        var name: String; var tiltSeriesPixelSize: Double?; var originalPixelSize: Double?; var voltage: Double?
+        var sphericalAberration: Double?; var amplitudeContrast: Double?; var tilts: Int?
+    }
+    var tomograms: [Tomogram]?
 }
 
 func corpusPath(_ name: String) throws -> String { try fixture("star/\(name)") }
@@ -207,4 +212,20 @@ func corpusAgreesWithStarfileAndGemmi() throws {
     }
     print("corpus: \(starCorpus.count) files, \(compared) values compared with starfile and gemmi")
     #expect(compared > 500)
+}
+
+@Test("star info lists the tomograms of RELION 4 and 5 tilt-series sets with their pixel sizes")
+func corpusInfoTomograms() throws {
+    let r4 = try starInfo(try corpusPath("relion4_tomograms.star"))
+    #expect(r4.tomograms?.map(\.name) == ["TS_01", "TS_03"])
+    #expect(r4.tomograms?.map(\.tiltSeriesPixelSize) == [1.35, 1.35])
+    #expect(r4.tomograms?.map(\.tilts) == [3, 3])
+    #expect(r4.tomograms?.first?.amplitudeContrast == 0.07 && r4.tomograms?.first?.voltage == 300)
+    let r5 = try starInfo(try corpusPath("relion5_tomograms.star"))
+    #expect(r5.tomograms?.first?.originalPixelSize == 0.675 && r5.tomograms?.first?.tiltSeriesPixelSize == 1.35)
+    // RELION 5 keeps each tilt series in its own file: no tilt count here.
+    #expect(r5.tomograms?.first?.tilts == nil)
+    let text = try runAngpix(["star", "info", try corpusPath("relion4_tomograms.star")])
+    #expect(text.stdout.contains("tomograms:"))
+    #expect(text.stdout.contains("TS_03"))
 }
