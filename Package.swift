@@ -15,7 +15,7 @@ let package = Package(
         .library(name: "AngpixKit", targets: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
-            "AngpixRings", "AngpixSimulation", "AngpixCompression", "AngpixCryoSPARC",
+            "AngpixRings", "AngpixSimulation", "AngpixCompression", "AngpixCryoSPARC", "AngpixRefine",
         ]),
     ],
     dependencies: [
@@ -57,11 +57,15 @@ let package = Package(
         // cryoSPARC .cs files (NumPy .npy records, memory-mapped) and their conversion to RELION STAR.
         .target(name: "AngpixCryoSPARC", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixOptics"]),
 
+        // Optics refinement from the particles (RELION 3.1 CtfRefine's magnification, aberration
+        // and defocus fits).
+        .target(name: "AngpixRefine", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixReport"]),
+
         .executableTarget(name: "angpix", dependencies: [
             "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixModels",
             "AngpixCalibration", "AngpixPostprocess", "AngpixReport", "AngpixParticles", "AngpixProjectCheck",
             "AngpixRings",
-            "AngpixCryoSPARC",
+            "AngpixCryoSPARC", "AngpixRefine", "AngpixSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -81,6 +85,8 @@ let package = Package(
         .testTarget(name: "AngpixRingsTests", dependencies: ["AngpixRings", "AngpixSimulation", "AngpixMRC", "AngpixSTAR",
                                                              "AngpixOptics", "AngpixCore", "AngpixTestSupport", "angpix"]),
         .testTarget(name: "AngpixCryoSPARCTests", dependencies: ["angpix", "AngpixCryoSPARC", "AngpixOptics", "AngpixSTAR", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixRefineTests", dependencies: ["AngpixRefine", "AngpixSimulation", "AngpixOptics", "AngpixFourier",
+                                                              "AngpixSTAR", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),
         // The code of docs/library.md, compiled and run against the public API only (no @testable,
