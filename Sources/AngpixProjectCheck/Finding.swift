@@ -56,6 +56,8 @@ public enum FindingCode: String, Sendable, Codable, CaseIterable {
     case halfMapsDiffer = "half-maps-differ"
     /// A half map named by postprocess.star is missing.
     case halfMapMissing = "half-map-missing"
+    /// A value of data_optics that RELION refuses (not a number, a pixel size or box ≤ 0, …).
+    case invalidOpticsValue = "invalid-optics-value"
 }
 
 /// One problem (or one notable fact) found in a project's files.

@@ -28,6 +28,9 @@ struct ParticleFileSummary {
     /// True for RELION 4/5 tomography particles without a data_optics table (their pixel sizes
     /// are in the tomograms' STAR file, which the checks do not read).
     var tomographyWithoutOptics = false
+    /// Values of the optics table that RELION would refuse (not numbers, pixel sizes ≤ 0, …), each
+    /// with its file and line; the checks report them instead of stopping at the first.
+    var opticsProblems: [String] = []
 
     var checkedLine: String {
         let noun = particles.name == "micrographs" ? "micrograph" : particles.name == "movies" ? "movie" : "particle"
@@ -66,7 +69,9 @@ enum ParticleFileChecks {
         guard let particles = data else { throw ProjectCheckError.noParticleTable(file: file) }
 
         if let opticsBlock {
-            let table = try OpticsTable(block: opticsBlock, file: file)
+            // Lenient: a file with a broken optics value is still described, and every such value
+            // becomes an error finding (RELION itself would stop at the first one).
+            let table = try OpticsTable(block: opticsBlock, file: file, lenient: true)
             var index: [Int: Int] = [:]
             for (i, g) in table.groups.enumerated() { index[g.number] = i }
             var particleGroup = [Int](repeating: 0, count: particles.rowCount)
@@ -91,9 +96,11 @@ enum ParticleFileChecks {
                 particleGroup = [Int](repeating: -1, count: particles.rowCount)
                 missing[0] = (particles.rowCount, particles.line(row: 0))
             }
-            return ParticleFileSummary(file: file, isRelion30: false, groups: table.groups, particles: particles,
-                                       opticsBlock: opticsBlock, particleGroup: particleGroup,
-                                       missingGroups: missing, counts: counts)
+            var summary = ParticleFileSummary(file: file, isRelion30: false, groups: table.groups, particles: particles,
+                                              opticsBlock: opticsBlock, particleGroup: particleGroup,
+                                              missingGroups: missing, counts: counts)
+            summary.opticsProblems = table.problems
+            return summary
         }
 
         if case .relion31 = kind {
@@ -139,8 +146,19 @@ enum ParticleFileChecks {
     static func findings(_ s: ParticleFileSummary, referencePixelSize: Double?) -> [Finding] {
         if s.tomographyWithoutOptics { return [] }
         if s.isRelion30 { return relion30File(s) }
-        return nameConflicts(s) + missingGroups(s) + relion30Columns(s) + mtf(s)
+        return invalidOptics(s) + nameConflicts(s) + missingGroups(s) + relion30Columns(s) + mtf(s)
             + OpticsImplications.findings(s, referencePixelSize: referencePixelSize)
+    }
+
+    // MARK: optics values RELION refuses
+
+    static func invalidOptics(_ s: ParticleFileSummary) -> [Finding] {
+        s.opticsProblems.map { problem in
+            Finding(.invalidOpticsValue, .error, files: [s.file],
+                problem: problem,
+                why: "RELION reads the optics table when it opens the file and stops at such a value (every program of the pipeline does); the other checks skip what they cannot compute from it.",
+                action: "Correct the value in data_optics (the pixel size, box and voltage the data were recorded and extracted with), e.g. from the extraction or MotionCorr job's own STAR file.")
+        }
     }
 
     // MARK: RELION 3.0 file

@@ -10,7 +10,7 @@ struct Angpix: ParsableCommand {
         abstract: "Pixel-size tools for cryo-EM single-particle work (RELION projects).",
         discussion: """
         Example:
-          angpix demo                      walk through the pixel-size problems on built-in data
+          angpix demo             (the pixel-size problems, on built-in data)
           angpix star join a.star b.star -o joined.star
         """,
         version: "0.1.0",

@@ -11,12 +11,12 @@ struct CalibrateMapCommand: ParsableCommand {
         commandName: "map",
         abstract: "Find the pixel size of a map that matches a reference map of the same structure.",
         discussion: """
-        MAP's voxel size is scaled by s over --range (its position refined with s) until it agrees
-        best with REFERENCE, whose pixel size is trusted; both are low-passed to --resolution and
-        compared inside REFERENCE's density (dilated by --mask-radius Å). The maps are overlaid by
-        their header origins (MRC ORIGIN, or NXSTART × pixel size), or by their box centres when
-        both origins are zero (RELION's maps); --overlay origin|centre forces one or the other.
-        MAP is scaled about the centre of REFERENCE's density. Prints the relative scale and MAP's
+        MAP's voxel size is scaled by s over --range (its position refined with s) until it agrees \
+        best with REFERENCE, whose pixel size is trusted; both are low-passed to --resolution and \
+        compared inside REFERENCE's density (dilated by --mask-radius Å). The maps are overlaid by \
+        their header origins (MRC ORIGIN, or NXSTART × pixel size), or by their box centres when \
+        both origins are zero (RELION's maps); --overlay origin|centre forces one or the other. \
+        MAP is scaled about the centre of REFERENCE's density. Prints the relative scale and MAP's \
         matching pixel size.
 
         Example:

@@ -14,13 +14,13 @@ struct CalibrateModelCommand: ParsableCommand {
         commandName: "model",
         abstract: "Find the pixel size at which a map agrees best with an atomic model fitted into it.",
         discussion: """
-        The map's voxel size is scaled by s over --range and the model's position refined with s;
-        the score is the correlation, within --mask-radius Å of the atoms, of the map and the model's
-        simulated map (Peng et al. 1996 scattering factors), both low-passed to --resolution, with an
-        overall B-factor refined. A coarse scan is followed by a golden-section search; the
-        uncertainty comes from the curvature of the score (statistical only). The model must be
-        fitted into the map as read (same frame; the map origin is taken from the header).
-        --refine-rotation also refines a small rotation (up to 5°) about the model's centroid.
+        The map's voxel size is scaled by s over --range and the model's position refined with s; \
+        the score is the correlation, within --mask-radius Å of the atoms, of the map and the model's \
+        simulated map (Peng et al. 1996 scattering factors), both low-passed to --resolution, with an \
+        overall B-factor refined. A coarse scan is followed by a golden-section search; the \
+        uncertainty comes from the curvature of the score (statistical only). The model must be \
+        fitted into the map as read (same frame; the map origin is taken from the header). \
+        --refine-rotation also refines a small rotation (up to 5°) about the model's centroid. \
         A model refined against this same map may be biased towards its pixel size.
 
         Example:

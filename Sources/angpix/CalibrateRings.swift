@@ -14,15 +14,15 @@ struct CalibrateRingsCommand: ParsableCommand {
         commandName: "rings",
         abstract: "Find the pixel size and magnification distortion from the rings of a diffraction standard.",
         discussion: """
-        Averages the power spectra of overlapping tiles of every image (MRC micrographs, or MRC
-        movies whose frames are summed), measures each ring of the standard below Nyquist in
-        sectors around the circle, and fits one magnification matrix M (rlnMagMat) to all rings:
-        for an observed frequency k on the ring of spacing d, |M k| = 1/d. Prints the mean pixel
-        size, the anisotropy and its axis, M for data at the nominal pixel size, and MotionCor2's
-        -Mag. Uncertainties come from the fit and from the spread between images (or tile
+        Averages the power spectra of overlapping tiles of every image (MRC micrographs, or MRC \
+        movies whose frames are summed), measures each ring of the standard below Nyquist in \
+        sectors around the circle, and fits one magnification matrix M (rlnMagMat) to all rings: \
+        for an observed frequency k on the ring of spacing d, |M k| = 1/d. Prints the mean pixel \
+        size, the anisotropy and its axis, M for data at the nominal pixel size, and MotionCor2's \
+        -Mag. Uncertainties come from the fit and from the spread between images (or tile \
         groups of a single image). See docs/calibrate-rings.md.
 
-        Standards: gold (fcc, a = 4.0782 Å: 2.355 and 2.039 Å rings), graphene (2.13 and 1.23 Å),
+        Standards: gold (fcc, a = 4.0782 Å: 2.355 and 2.039 Å rings), graphene (2.13 and 1.23 Å), \
         ice (3.661 Å), or any spacing in Å.
 
         Example:

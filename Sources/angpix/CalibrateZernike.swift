@@ -15,11 +15,12 @@ struct CalibrateZernikeCommand: ParsableCommand {
         commandName: "zernike",
         abstract: "The true pixel size of each optics group from CtfRefine's Z40 and a trusted Cs.",
         discussion: """
-        For each optics group of a CtfRefine output (run with "Estimate 4th order aberrations"):
-          Cs_apparent = Cs_nominal + 12·Z40·10⁻⁷ / (π λ³)   (Z40: the 7th rlnEvenZernike number)
+        For each optics group of a CtfRefine output (run with "Estimate 4th order \
+        aberrations"), with Z40 the 7th rlnEvenZernike number:
+          Cs_apparent = Cs_nominal + 12·Z40·10⁻⁷ / (π λ³)
           true pixel size = nominal pixel size × (Cs_true / Cs_apparent)^(1/4)
-        The answer is only as good as Cs_true and the voltage: both must be trusted. Groups without
-        rlnEvenZernike (or with fewer than 7 coefficients) are listed with the reason and no number,
+        The answer is only as good as Cs_true and the voltage: both must be trusted. Groups without \
+        rlnEvenZernike (or with fewer than 7 coefficients) are listed with the reason and no number, \
         and the command then exits with status 1.
 
         Example:

@@ -21,13 +21,13 @@ struct CtfSimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Simulate a CTF seen at a wrong pixel size and fit defocus (and Cs) at the nominal one.",
         discussion: """
-        The CTF of a micrograph truly at --true-angpix is fitted, as CTFFIND and CtfRefine would, at
-        --nominal-angpix over --fit-from to --fit-to Å (resolutions at the nominal pixel size).
-        Criterion: least squares of the CTF values, sampled uniformly in spatial frequency. Defocus
-        alone absorbs the error at low resolution only; defocus and Cs together absorb it
-        completely (Δf·(nominal/true)², Cs·(nominal/true)⁴). Reported resolutions are at the true
-        pixel size; "in phase" means the phase error stays within --phase-tolerance degrees, "out
-        of phase" that the curves are anti-correlated (FSC drops), "back in phase" where they
+        The CTF of a micrograph truly at --true-angpix is fitted, as CTFFIND and CtfRefine would, at \
+        --nominal-angpix over --fit-from to --fit-to Å (resolutions at the nominal pixel size). \
+        Criterion: least squares of the CTF values, sampled uniformly in spatial frequency. Defocus \
+        alone absorbs the error at low resolution only; defocus and Cs together absorb it \
+        completely (Δf·(nominal/true)², Cs·(nominal/true)⁴). Reported resolutions are at the true \
+        pixel size; "in phase" means the phase error stays within --phase-tolerance degrees, "out \
+        of phase" that the curves are anti-correlated (FSC drops), "back in phase" where they \
         agree again (an FSC bump).
 
         Example:

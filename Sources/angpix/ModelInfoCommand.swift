@@ -11,7 +11,7 @@ struct ModelInfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Summarise an atomic model: atoms, chains, residues, elements, bounding box, B-factors.",
         discussion: """
-        Reads the first model of a PDB or PDBx/mmCIF file (plain or gzip-compressed). Of alternate
+        Reads the first model of a PDB or PDBx/mmCIF file (plain or gzip-compressed). Of alternate \
         locations, the conformer of highest occupancy is kept for maps ("atoms for maps").
 
         Example:

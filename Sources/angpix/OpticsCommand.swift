@@ -22,11 +22,11 @@ struct OpticsTraceCommand: ParsableCommand {
         commandName: "trace",
         abstract: "Follow relion_refine's rescaling and rlnMagMat to the true pixel size of every group and the map.",
         discussion: """
-        relion_refine rescales every optics group from its nominal pixel size to the reference's
-        header pixel size H; CtfRefine's rlnMagMat00…11 then records how each group's particles
-        still differ from the reconstruction. Given one trusted absolute value (one group's true
-        pixel size, or the map's, e.g. calibrated against a model), the trace gives the true pixel
-        size of every group and of the map. It warns when H matches no group's nominal pixel size
+        relion_refine rescales every optics group from its nominal pixel size to the reference's \
+        header pixel size H; CtfRefine's rlnMagMat00…11 then records how each group's particles \
+        still differ from the reconstruction. Given one trusted absolute value (one group's true \
+        pixel size, or the map's, e.g. calibrated against a model), the trace gives the true pixel \
+        size of every group and of the map. It warns when H matches no group's nominal pixel size \
         (a reference from a PostProcess with a corrected pixel size: the 0.98 → 0.96 trap).
 
         Example:

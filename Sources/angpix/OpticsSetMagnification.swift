@@ -15,7 +15,7 @@ struct OpticsSetMagnificationCommand: ParsableCommand {
         commandName: "set-magnification",
         abstract: "Write a magnification matrix (e.g. from `calibrate rings`) into optics groups' rlnMagMat.",
         discussion: """
-        The matrix acts on the observed frequencies first; a matrix already in the file acts after
+        The matrix acts on the observed frequencies first; a matrix already in the file acts after \
         it: M_total = M_existing · M_new (identity where there is none). Other groups keep theirs.
 
         Example:

@@ -29,11 +29,11 @@ struct PostprocessRunCommand: ParsableCommand {
         commandName: "run",
         abstract: "Do what relion_postprocess does: FSC, mask correction, sharpening (the default subcommand).",
         discussion: """
-        Writes postprocess.mrc, postprocess_masked.mrc, postprocess.star (RELION's labels) and
-        postprocess_fsc.xml into the output folder; --plot adds postprocess_fsc.svg and
-        postprocess_guinier.svg. Phase randomisation uses RELION's generator and seed, so the
-        numbers match relion_postprocess 3.1.3 run on the same maps with the same options.
-        As in RELION 3.1.3, the map is not low-pass filtered unless --low-pass is given
+        Writes postprocess.mrc, postprocess_masked.mrc, postprocess.star (RELION's labels) and \
+        postprocess_fsc.xml into the output folder; --plot adds postprocess_fsc.svg and \
+        postprocess_guinier.svg. Phase randomisation uses RELION's generator and seed, so the \
+        numbers match relion_postprocess 3.1.3 run on the same maps with the same options. \
+        As in RELION 3.1.3, the map is not low-pass filtered unless --low-pass is given \
         (the FSC weighting already removes what lies beyond the FSC).
 
         Example:
@@ -139,9 +139,9 @@ struct PostprocessRescaleCommand: ParsableCommand {
         commandName: "rescale",
         abstract: "Rescale an existing postprocess.star (and its map's header) to a corrected pixel size.",
         discussion: """
-        Resolutions scale with the pixel size, spatial frequencies inversely, and the B-factor with
-        its square (B·s² is unchanged); FSC values and the map's voxels do not change. The old pixel
-        size is read from --map's header, or --from, or the FSC table.
+        Resolutions scale with the pixel size, spatial frequencies inversely, and the B-factor with \
+        its square (B·s² is unchanged); FSC values and the map's voxels do not change. The old pixel \
+        size is read from --map's header, or --from, or the FSC table. \
         -o is an output folder (postprocess.star and the map keep their names) or a .star path.
 
         Example:

@@ -30,6 +30,44 @@ private func trackedFiles() throws -> [String] {
         #expect(offenders.isEmpty, "paths outside the repository:\n\(offenders.joined(separator: "\n"))")
     }
 
+    /// ArgumentParser wraps each line of a command's discussion to the terminal on its own, so a
+    /// paragraph written as several source lines breaks mid-sentence in an 80-column terminal.
+    /// Prose is therefore one logical line per paragraph (source lines joined with a trailing `\`),
+    /// and the lines kept as they are (examples, formulas) fit in 78 columns, examples excepted.
+    @Test func helpParagraphsWrapCleanlyIn80Columns() throws {
+        let sources = try trackedFiles().filter { $0.hasPrefix("Sources/angpix/") && $0.hasSuffix(".swift") }
+        var offenders: [String] = []
+        for file in sources {
+            let text = try String(contentsOfFile: packageRoot.appendingPathComponent(file).path, encoding: .utf8)
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            var i = 0
+            while i < lines.count {
+                defer { i += 1 }
+                guard lines[i].hasSuffix("discussion: \"\"\"") else { continue }
+                var end = i + 1
+                while end < lines.count, !lines[end].trimmingCharacters(in: .whitespaces).hasPrefix("\"\"\"") { end += 1 }
+                guard end < lines.count else { break }
+                let indent = lines[end].prefix { $0 == " " }.count
+                let body = lines[(i + 1)..<end].map { String($0.dropFirst(min(indent, $0.prefix { $0 == " " }.count))) }
+                func isProse(_ t: String) -> Bool {
+                    !t.isEmpty && !t.hasPrefix(" ") && !t.hasPrefix("Example") && !t.hasPrefix("- ")
+                }
+                for (k, t) in body.enumerated() {
+                    let continued = t.hasSuffix("\\")
+                    let joined = k > 0 && body[k - 1].hasSuffix("\\")
+                    if isProse(t), k + 1 < body.count, isProse(body[k + 1]), !continued {
+                        offenders.append("\(file):\(i + k + 2): a paragraph line without a trailing \\")
+                    }
+                    if !continued, !joined, t.count > 78, !t.hasPrefix("  angpix ") {
+                        offenders.append("\(file):\(i + k + 2): \(t.count) columns")
+                    }
+                }
+                i = end
+            }
+        }
+        #expect(offenders.isEmpty, "help text that breaks mid-sentence in 80 columns:\n\(offenders.joined(separator: "\n"))")
+    }
+
     @Test func everySwiftSourceStartsWithTheLicenceLine() throws {
         let sources = try trackedFiles().filter { $0.hasSuffix(".swift") }
         #expect(sources.count > 100)

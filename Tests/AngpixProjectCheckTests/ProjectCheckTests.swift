@@ -327,3 +327,39 @@ private func wavelength(kilovolts: Double) -> Double {
     #expect(found[1].problem.contains("this group's true pixel size is 0.9091 Å/px, not 0.950"))
     #expect(found[1].action.contains("angpix optics trace"))
 }
+
+/// A box of `nan` (what a script that divided by zero wrote) and a pixel size of 0: RELION stops
+/// when it opens the file; `check` describes the file anyway and lists every such value as an
+/// error with its line.
+@Test func testInvalidOpticsValuesAreFindingsNotAStop() throws {
+    let p = MiniProject()
+    let text = """
+    data_optics
+    loop_
+    _rlnOpticsGroup #1
+    _rlnOpticsGroupName #2
+    _rlnAmplitudeContrast #3
+    _rlnSphericalAberration #4
+    _rlnVoltage #5
+    _rlnImagePixelSize #6
+    _rlnImageSize #7
+    _rlnImageDimensionality #8
+    1 opticsGroup1 0.1 2.7 300 1.06 nan 2
+    2 opticsGroup2 0.1 2.7 300 0 200 2
+
+    data_particles
+    loop_
+    _rlnImageName #1
+    _rlnOpticsGroup #2
+    000001@Extract/job007/mic001.mrcs 1
+    000002@Extract/job007/mic001.mrcs 2
+
+    """
+    let star = p.dir.write("broken.star", text)
+    let report = try ProjectChecker.check(ProjectCheckInputs(star: star))
+    let invalid = report.findings.filter { $0.code == .invalidOpticsValue }
+    #expect(invalid.count == 2, "\(report.findings.map(\.problem))")
+    #expect(invalid.allSatisfy { $0.severity == .error })
+    #expect(invalid.contains { $0.problem.contains("broken.star:12") && $0.problem.contains("rlnImageSize") })
+    #expect(invalid.contains { $0.problem.contains("broken.star:13") && $0.problem.contains("not a positive pixel size") })
+}
