@@ -360,6 +360,6 @@ private func wavelength(kilovolts: Double) -> Double {
     let invalid = report.findings.filter { $0.code == .invalidOpticsValue }
     #expect(invalid.count == 2, "\(report.findings.map(\.problem))")
     #expect(invalid.allSatisfy { $0.severity == .error })
-    #expect(invalid.contains { $0.problem.contains("broken.star:12") && $0.problem.contains("rlnImageSize") })
-    #expect(invalid.contains { $0.problem.contains("broken.star:13") && $0.problem.contains("not a positive pixel size") })
+    #expect(invalid.contains { $0.problem.contains("broken.star:11") && $0.problem.contains("rlnImageSize") }, "\(invalid.map(\.problem))")
+    #expect(invalid.contains { $0.problem.contains("broken.star:12") && $0.problem.contains("not a positive pixel size") }, "\(invalid.map(\.problem))")
 }
