@@ -3,7 +3,8 @@
 //
 //   DIR/particles.star                              RELION 3.1: data_optics + data_particles
 //   DIR/Particles/<group>_mic0001.mrcs …            one stack per micrograph (written micrograph by micrograph)
-//   DIR/Refine3D/run_half{1,2}_class001_unfil.mrc   the map plus independent noise, at the reference's label
+//   DIR/Refine3D/run_half{1,2}_class001_unfil.mrc   the map plus independent noise, at the reference's label,
+//                                                   in the first group's box and image units
 //   DIR/MaskCreate/mask.mrc                         a soft sphere around the map's content
 //   DIR/PostProcess/postprocess.star (and maps)     angpix postprocess of the half maps with the mask
 //   DIR/Reference/truth.mrc                         the noise-free map
@@ -88,6 +89,9 @@ public struct SimulatedGroupTruth: Sendable, Codable, Equatable {
     public var apparentCs: Double
     /// The factor the images' Fourier amplitudes carry relative to the reference's (t_r/t)² |det D|.
     public var pixelAreaFactor: Double
+    /// The amplitude of this group's images relative to the prediction from the half maps
+    /// (CTF · projection at the expected M): pixelAreaFactor × σ(group 1) / σ(this group).
+    public var amplitudeScale: Double
 }
 
 /// The whole truth of a simulated set (truth.json).
@@ -95,7 +99,10 @@ public struct ParticleSetTruth: Sendable, Codable {
     public var format: String = "angpix-simulated-particles/1"
     public var seed: UInt64
     /// The reference map: size, true pixel size, label, content radius, half maps' noise and resolution.
+    /// The half maps' box (the map's, or the first group's box if larger).
     public var referenceSize: Int
+    /// The factor the written maps carry (1 / the first group's noise σ): the maps are in that group's image units.
+    public var referenceScale: Double
     public var referenceTruePixelSize: Double
     public var referenceLabelPixelSize: Double
     public var contentRadius: Double
@@ -156,11 +163,26 @@ extension ParticleSetSimulation {
             var groupTruths: [SimulatedGroupTruth] = []
             var stacks: [String] = []
             var rows: [[String]] = []
+            // Every group's noise level first: the half maps are written in the first group's image
+            // units (the map divided by its noise σ), so that RELION's prediction CTF · projection
+            // matches that group's normalised images in amplitude, as a refinement's reference does.
+            var plans: [(model: ParticleSimulator.GroupModel, particles: [SimulatedParticle], sigma: Double)] = []
+            for (gi, group) in groups.enumerated() {
+                let model = simulator.model(for: group)
+                let particles = simulator.particles(group: group, groupNumber: gi + 1, seed: seed)
+                let sigma: Double
+                if gi > 0 && group.snr == nil {
+                    // The first group's dose per Å²: σ ∝ 1 / √(pixel area).
+                    sigma = plans[0].sigma * (ParticleSimulator.pixelArea(groups[0]) / ParticleSimulator.pixelArea(group)).squareRoot()
+                } else {
+                    sigma = try simulator.noiseSigma(for: particles, model: model)
+                }
+                plans.append((model, particles, sigma))
+            }
+            let referenceScale = 1 / plans[0].sigma
             for (gi, group) in groups.enumerated() {
                 let number = gi + 1
-                let model = simulator.model(for: group)
-                let particles = simulator.particles(group: group, groupNumber: number, seed: seed)
-                let sigma = try simulator.noiseSigma(for: particles, model: model)
+                let (model, particles, sigma) = plans[gi]
                 var start = 0
                 while start < particles.count {
                     let mic = particles[start].micrograph
@@ -201,7 +223,7 @@ extension ParticleSetSimulation {
                             "Micrographs/\(group.name)_mic\(String(format: "%04d", mic)).mrc",
                             String(number),
                             formatFixed(p.writtenDefocusU, decimals: 2), formatFixed(p.writtenDefocusV, decimals: 2),
-                            formatFixed(p.defocusAngle, decimals: 3),
+                            formatFixed(p.writtenDefocusAngle, decimals: 3),
                             formatFixed(p.rot, decimals: 4), formatFixed(p.tilt, decimals: 4), formatFixed(p.psi, decimals: 4),
                             formatFixed(p.originX, decimals: 5), formatFixed(p.originY, decimals: 5),
                             "1", String(p.randomSubset),
@@ -222,7 +244,8 @@ extension ParticleSetSimulation {
                     expectedEvenZernike: group.expectedEvenZernike(reference: reference),
                     expectedOddZernike: group.expectedOddZernike(),
                     expectedBeamTiltX: group.beamTiltX, expectedBeamTiltY: group.beamTiltY,
-                    apparentCs: group.trueCs * f * f, pixelAreaFactor: model.amplitude))
+                    apparentCs: group.trueCs * f * f, pixelAreaFactor: model.amplitude,
+                    amplitudeScale: model.amplitude * plans[0].sigma / sigma))
             }
 
             // particles.star
@@ -250,16 +273,18 @@ extension ParticleSetSimulation {
                 .write(to: starPath, policy: policy)
             written.append(starPath)
 
-            // Half maps, mask, truth map.
-            let (h1, h2, noise) = try halfMaps()
-            let n = reference.size, pr = reference.labelPixelSize
+            // Half maps, mask, truth map: in the box of the first group if the map is smaller (as
+            // Refine3D writes them), in the first group's image units.
+            let n = max(reference.size, groups[0].boxSize), pr = reference.labelPixelSize
+            let (h1, h2, noise) = try halfMaps(size: n, scale: referenceScale)
             let half1 = path("Refine3D/run_half1_class001_unfil.mrc"), half2 = path("Refine3D/run_half2_class001_unfil.mrc")
             let maskPath = path("MaskCreate/mask.mrc"), truthMap = path("Reference/truth.mrc")
             try MRCFile.write(MRCMap(nx: n, ny: n, nz: n, pixelSize: pr, data: h1), to: half1, policy: policy); written.append(half1)
             try MRCFile.write(MRCMap(nx: n, ny: n, nz: n, pixelSize: pr, data: h2), to: half2, policy: policy); written.append(half2)
-            try MRCFile.write(MRCMap(nx: n, ny: n, nz: n, pixelSize: pr, data: softMask(contentRadius: simulator.contentRadius)),
+            try MRCFile.write(MRCMap(nx: n, ny: n, nz: n, pixelSize: pr, data: softMask(size: n, contentRadius: simulator.contentRadius)),
                               to: maskPath, policy: policy); written.append(maskPath)
-            try MRCFile.write(MRCMap(nx: n, ny: n, nz: n, pixelSize: pr, data: reference.data), to: truthMap, policy: policy); written.append(truthMap)
+            try MRCFile.write(MRCMap(nx: n, ny: n, nz: n, pixelSize: pr, data: paddedReference(size: n).map { $0 * Float(referenceScale) }),
+                              to: truthMap, policy: policy); written.append(truthMap)
 
             // PostProcess.
             let pp = try Postprocessor.run(half1: half1, half2: half2, mask: maskPath, options: PostprocessOptions())
@@ -272,7 +297,8 @@ extension ParticleSetSimulation {
             written += [ppFiles.map, ppFiles.star, ppFiles.fscXML] + (ppFiles.maskedMap.map { [$0] } ?? [])
 
             // truth.json
-            let truth = ParticleSetTruth(seed: seed, referenceSize: n, referenceTruePixelSize: reference.truePixelSize,
+            let truth = ParticleSetTruth(seed: seed, referenceSize: n, referenceScale: referenceScale,
+                                         referenceTruePixelSize: reference.truePixelSize,
                                          referenceLabelPixelSize: pr, contentRadius: simulator.contentRadius,
                                          halfMapResolution: effectiveHalfMapResolution, halfMapNoiseSigma: noise,
                                          groups: groupTruths, particles: allParticles)
@@ -292,23 +318,36 @@ extension ParticleSetSimulation {
         }
     }
 
-    /// The two half maps (the map plus independent white noise) and the noise's standard deviation.
-    public func halfMaps() throws -> (half1: [Float], half2: [Float], noiseSigma: Double) {
+    /// The map in an N³ box (N ≥ its size), its centre voxel n/2 at N/2.
+    public func paddedReference(size big: Int) -> [Float] {
         let n = reference.size
+        if big == n { return reference.data }
+        let o = big / 2 - n / 2
+        var out = [Float](repeating: 0, count: big * big * big)
+        for z in 0..<n { for y in 0..<n {
+            let src = (z * n + y) * n, dst = ((z + o) * big + y + o) * big + o
+            for x in 0..<n { out[dst + x] = reference.data[src + x] }
+        } }
+        return out
+    }
+
+    /// The two half maps in an N³ box (the map plus independent white noise, times `scale`) and
+    /// the noise's standard deviation (before scaling).
+    public func halfMaps(size n: Int, scale: Double = 1) throws -> (half1: [Float], half2: [Float], noiseSigma: Double) {
+        let data = paddedReference(size: n)
         let plan = try RealFFTPlan(shape: [n, n, n])
-        let power = try FourierShells(cubeOfSize: n).radialPower(plan.forward(reference.data))
+        let power = try FourierShells(cubeOfSize: n).radialPower(plan.forward(data))
         let shell = min(n / 2 - 1, max(1, Int((Double(n) * reference.labelPixelSize / effectiveHalfMapResolution).rounded())))
         let s = shell < power.count ? power[shell] : 0
         let sigma = (max(0, s) * (1 / 0.143 - 1) / Double(n * n * n)).squareRoot()
         var r1 = SplitMix64(seed: derivedSeed(seed, 0xA1)), r2 = SplitMix64(seed: derivedSeed(seed, 0xA2))
-        let h1 = reference.data.map { $0 + Float(sigma * r1.gaussian()) }
-        let h2 = reference.data.map { $0 + Float(sigma * r2.gaussian()) }
+        let h1 = data.map { Float((Double($0) + sigma * r1.gaussian()) * scale) }
+        let h2 = data.map { Float((Double($0) + sigma * r2.gaussian()) * scale) }
         return (h1, h2, sigma)
     }
 
     /// A soft spherical mask around the content (radius + 3 voxels, 6-voxel raised-cosine edge).
-    func softMask(contentRadius: Double) -> [Float] {
-        let n = reference.size
+    func softMask(size n: Int, contentRadius: Double) -> [Float] {
         let width = 6.0
         let r0 = min(contentRadius / reference.truePixelSize + 3, Double(n / 2) - 1 - width)
         var m = [Float](repeating: 0, count: n * n * n)

@@ -27,9 +27,11 @@
 //      the whole field is imaged (signal the CTF delocalises beyond the box is recorded there and
 //      lost by the boxing, as in real extraction; the field is large enough that none wraps back);
 //   4. boxing: the central s × s pixels of the field (the particle's box, centred on its pick);
-//   5. noise: white Gaussian, at a per-group SNR (the mean variance of the noise-free boxes over
-//      the noise variance); images are divided by the noise's standard deviation (unit noise, as
-//      RELION's normalised particles).
+//   5. noise: white Gaussian; images are divided by its standard deviation (unit noise, as RELION's
+//      normalised particles). The first group's level gives its SNR (the mean variance of the
+//      noise-free boxes over the noise variance); a later group has its own SNR if given, else the
+//      same dose per Å² (noise σ ∝ 1/√(pixel area): a pixel that sees more specimen counts more
+//      electrons), so its normalised signal carries √(pixel area) as real data do.
 // The detector is ideal (no MTF; no aliasing: equivalent to a super-resolution detector binned by
 // Fourier cropping). The magnification RELION should find is then M = (t_r p / (p_r t)) · Dᵀ.
 
@@ -99,8 +101,12 @@ public struct SimulatedOpticsGroup: Sendable, Codable, Equatable {
     public var particleDefocusSpread: Double = 50
     /// Standard deviation of the error added to the defocus written in the STAR file (Å; 0 = exact).
     public var defocusError: Double = 0
-    /// Signal-to-noise ratio (variance of the noise-free box / noise variance).
-    public var snr: Double = 0.1
+    /// Which defocus the STAR file gets (before `defocusError`).
+    public var writtenDefocus: DefocusFrame = .nominal
+    /// Signal-to-noise ratio (variance of the noise-free boxes / noise variance). nil: the first
+    /// group's is 0.1, and a later group gets the first group's dose per Å² (its noise then
+    /// follows from its pixel area, as on the same microscope).
+    public var snr: Double? = nil
     /// Signal envelope B-factor (Å²): exp(−B q²/4).
     public var bFactor: Double = 0
     /// Largest origin offset along x and y (pixels); origins are uniform in ±this.
@@ -191,11 +197,21 @@ public struct SimulatedOpticsGroup: Sendable, Codable, Equatable {
         guard amplitudeContrast >= 0, amplitudeContrast < 1 else { throw bad("the amplitude contrast must be in [0, 1)") }
         guard defocusMin > 0, defocusMax >= defocusMin else { throw bad("the defocus range must be positive and ordered (Å)") }
         guard maxAstigmatism >= 0, particleDefocusSpread >= 0, defocusError >= 0 else { throw bad("astigmatism and defocus spreads must not be negative") }
-        guard snr > 0, snr.isFinite else { throw bad("the SNR must be positive") }
+        if let snr { guard snr > 0, snr.isFinite else { throw bad("the SNR must be positive") } }
         guard bFactor >= 0, maxOriginPixels >= 0 else { throw bad("the B-factor and the origin range must not be negative") }
         for v in evenZernike + oddZernike + [beamTiltX, beamTiltY] where !v.isFinite { throw bad("aberrations must be finite") }
         if let m = writtenMagMatrix, m.inverse == nil { throw bad("the written magnification matrix is singular") }
     }
+}
+
+/// The frequencies a written defocus refers to.
+public enum DefocusFrame: String, Sendable, Codable, CaseIterable {
+    /// The image's own, at the nominal pixel size with no magnification matrix: what CTFFIND finds
+    /// (the k² term of the true CTF seen at the nominal pixel size: a pixel-size error scales the
+    /// defocus by (p/t)², an anisotropic magnification adds astigmatism). The usual input to CtfRefine.
+    case nominal
+    /// The reference's, through the expected magnification matrix: what a complete refinement ends with.
+    case reference
 }
 
 /// One simulated particle: its parameters as written and the truth behind them.
@@ -224,9 +240,14 @@ public struct SimulatedParticle: Sendable, Codable, Equatable {
     /// The defocus RELION should find, in the reference's frequencies: true × (p_r/t_r)².
     public var expectedDefocusU: Double
     public var expectedDefocusV: Double
-    /// The defocus written to the STAR file (the expected one plus the simulated estimation error).
+    /// The defocus seen at the nominal pixel size without magnification matrix (DefocusFrame.nominal).
+    public var nominalDefocusU: Double
+    public var nominalDefocusV: Double
+    public var nominalDefocusAngle: Double
+    /// The defocus written to the STAR file (the group's `writtenDefocus` frame plus the simulated estimation error).
     public var writtenDefocusU: Double
     public var writtenDefocusV: Double
+    public var writtenDefocusAngle: Double
     /// rlnRandomSubset (1 or 2).
     public var randomSubset: Int
 }
@@ -451,7 +472,12 @@ public final class ParticleSimulator: @unchecked Sendable {
         return box
     }
 
-    /// The noise standard deviation that gives the group's SNR, from the mean variance of the
+    /// The specimen area one detector pixel of the group sees (Å²): t² / |det D|.
+    public static func pixelArea(_ group: SimulatedOpticsGroup) -> Double {
+        group.truePixelSize * group.truePixelSize / abs(group.distortion.determinant)
+    }
+
+    /// The noise standard deviation that gives the group's SNR (nil: 0.1), from the mean variance of the
     /// noise-free boxes of (up to) the group's first `sample` particles.
     public func noiseSigma(for particles: [SimulatedParticle], model: GroupModel, sample: Int = 16) throws -> Double {
         let chosen = Array(particles.prefix(sample))
@@ -468,7 +494,26 @@ public final class ParticleSimulator: @unchecked Sendable {
         if let failure { throw failure }
         let v = variances.reduce(0, +) / Double(max(1, variances.count))
         guard v > 0 else { throw ParticleSimulationError.invalidReference("the noise-free images are empty (is the map's content inside the box?)") }
-        return (v / model.group.snr).squareRoot()
+        return (v / (model.group.snr ?? 0.1)).squareRoot()
+    }
+
+    /// The defocus (U ≥ V, Å; angle in degrees) whose k² term equals the true CTF's at the nominal
+    /// frequencies k: the quadratic form A (RELION's, from U, V, angle) seen through q = (p/t) Dᵀ k.
+    public static func nominalDefocus(u: Double, v: Double, angle: Double, group: SimulatedOpticsGroup) -> (u: Double, v: Double, angle: Double) {
+        let az = angle * Double.pi / 180, c = cos(az), s = sin(az)
+        let axx = -(c * c * u + s * s * v), axy = -c * s * (u - v), ayy = -(s * s * u + c * c * v)
+        let d = group.distortion, f = group.nominalPixelSize / group.truePixelSize
+        // T = f Dᵀ; B = Tᵀ A T = f² D A Dᵀ.
+        let t00 = f * d.m00, t01 = f * d.m10, t10 = f * d.m01, t11 = f * d.m11
+        let at00 = axx * t00 + axy * t10, at01 = axx * t01 + axy * t11
+        let at10 = axy * t00 + ayy * t10, at11 = axy * t01 + ayy * t11
+        let bxx = t00 * at00 + t10 * at10, bxy = t00 * at01 + t10 * at11, byy = t01 * at01 + t11 * at11
+        let m = (bxx + byy) / 2, r = (((bxx - byy) / 2) * ((bxx - byy) / 2) + bxy * bxy).squareRoot()
+        // −U is the smaller eigenvalue; its direction is 90° from that of the larger.
+        var theta = 0.5 * atan2(2 * bxy, bxx - byy) * 180 / Double.pi + 90
+        if r < 1e-9 * abs(m) { theta = angle }
+        if theta >= 180 { theta -= 180 }
+        return (r - m, -m - r, theta)
     }
 
     /// The particles of group number `groupNumber` (from 1): poses, origins, micrographs, defocus,
@@ -497,12 +542,15 @@ public final class ParticleSimulator: @unchecked Sendable {
             let eu = group.defocusError * r.gaussian(), ev = group.defocusError * r.gaussian()
             let margin = Double(group.boxSize)
             let cx = r.uniform(margin, 4096 - margin), cy = r.uniform(margin, 4096 - margin)
+            let nominal = ParticleSimulator.nominalDefocus(u: u, v: v, angle: micAngle, group: group)
+            let (wu, wv, wa) = group.writtenDefocus == .nominal ? nominal : (u * f, v * f, micAngle)
             out.append(SimulatedParticle(opticsGroup: groupNumber, index: i, micrograph: mic, positionInStack: i % perMic + 1,
                                          rot: rot, tilt: tilt, psi: psi, originX: ox, originY: oy,
                                          coordinateX: cx.rounded(), coordinateY: cy.rounded(),
                                          trueDefocusU: u, trueDefocusV: v, defocusAngle: micAngle,
                                          expectedDefocusU: u * f, expectedDefocusV: v * f,
-                                         writtenDefocusU: u * f + eu, writtenDefocusV: v * f + ev,
+                                         nominalDefocusU: nominal.u, nominalDefocusV: nominal.v, nominalDefocusAngle: nominal.angle,
+                                         writtenDefocusU: wu + eu, writtenDefocusV: wv + ev, writtenDefocusAngle: wa,
                                          randomSubset: i % 2 + 1))
         }
         return out
