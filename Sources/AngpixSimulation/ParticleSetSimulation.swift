@@ -28,7 +28,7 @@ public struct ParticleSetSimulation: Sendable {
     public var groups: [SimulatedOpticsGroup]
     /// The seed every random number derives from.
     public var seed: UInt64 = 1
-    /// Where the half maps' FSC crosses 0.143 (Å at the reference's label); nil = max(3 Å, 2.5 p_r).
+    /// Where the half maps' FSC crosses 0.143 (Å at the reference's label); nil = 2.2 p_r.
     public var halfMapResolution: Double? = nil
     /// The padding of the map's transform for projection.
     public var padding: Int = 2
@@ -41,7 +41,7 @@ public struct ParticleSetSimulation: Sendable {
 
     /// The half maps' FSC = 0.143 resolution used (Å).
     public var effectiveHalfMapResolution: Double {
-        halfMapResolution ?? max(3, 2.5 * reference.labelPixelSize)
+        halfMapResolution ?? 2.2 * reference.labelPixelSize
     }
 
     /// Checks all settings (before any file is written).

@@ -99,7 +99,7 @@ struct SimulateParticlesCommand: ParsableCommand {
     @Option(help: "Default Cs written to the STAR file (mm).")
     var cs: Double = 2.7
 
-    @Option(name: .customLong("half-map-resolution"), help: "Where the half maps' FSC crosses 0.143 (Å; default max(3, 2.5 × label pixel size)).")
+    @Option(name: .customLong("half-map-resolution"), help: "Where the half maps' FSC crosses 0.143 (Å; default 2.2 × their pixel size).")
     var halfMapResolution: Double?
 
     @Option(help: "The random seed.")

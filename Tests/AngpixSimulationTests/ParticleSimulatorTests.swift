@@ -13,7 +13,7 @@ import AngpixFourier
 import AngpixMRC
 import AngpixSTAR
 import AngpixTestSupport
-@testable import AngpixSimulation
+import AngpixSimulation
 
 /// An asymmetric map of smooth Gaussian blobs (σ 1.5–2.5 voxels, within ±0.17 n of the centre).
 func blobMap(size n: Int, pixelSize: Double, seed: UInt64 = 5) -> ReferenceVolume {
@@ -108,6 +108,7 @@ struct ParticleSimulatorTests {
         let dir = TemporaryDirectory("angpix-sim-relion")
         var g = SimulatedOpticsGroup(name: "g1", nominalPixelSize: 1.0, boxSize: 48, particleCount: 5)
         g.snr = 1e8
+        g.writtenDefocus = .nominal
         g.defocusMin = 1000; g.defocusMax = 2000; g.maxAstigmatism = 300
         g.maxOriginPixels = 4
         let out = dir.file("set")
@@ -127,6 +128,29 @@ struct ParticleSimulatorTests {
             let other = correlation(try relion.image((i + 1) % 5), try ours.image(i))
             #expect(other < 0.6)
         }
+    }
+
+    @Test("relion_ctf_refine --fit_beamtilt finds the simulated beam tilt",
+          .enabled(if: Relion.has("relion_ctf_refine"), Comment(rawValue: Relion.missing("relion_ctf_refine"))))
+    func relionFindsBeamTilt() throws {
+        let dir = TemporaryDirectory("angpix-sim-beamtilt")
+        var g = SimulatedOpticsGroup(name: "g1", nominalPixelSize: 1.0, boxSize: 64, particleCount: 120)
+        g.snr = 1e4
+        g.beamTiltX = 0.5; g.beamTiltY = -0.3
+        g.defocusMin = 5000; g.defocusMax = 8000
+        let out = dir.file("set")
+        _ = try ParticleSetSimulation(reference: blobMap(size: 48, pixelSize: 1.0), groups: [g], seed: 21)
+            .write(to: out, policy: OutputPolicy())
+        let run = try runProcess(Relion.path("relion_ctf_refine")!,
+                                 ["--i", "particles.star", "--f", "PostProcess/postprocess.star", "--o", "CtfRefine/",
+                                  "--fit_beamtilt", "--odd_aberr_max_n", "3", "--j", "2"], cwd: out)
+        #expect(run.status == 0, "\(run.stderr)")
+        let star = try RelionParticleFile(document: STARDocument(path: (out as NSString).appendingPathComponent("CtfRefine/particles_ctf_refine.star")))
+        let optics = try #require(star.document.block("optics"))
+        let bx = try #require(try optics.double(row: 0, "rlnBeamTiltX")), by = try #require(try optics.double(row: 0, "rlnBeamTiltY"))
+        printMeasured("RELION's beam tilt x (mrad; truth 0.5)", bx)
+        printMeasured("RELION's beam tilt y (mrad; truth -0.3)", by)
+        #expect(abs(bx - 0.5) < 0.05 && abs(by + 0.3) < 0.05)
     }
 
     @Test("The written project: RELION 3.1 STAR file, stacks per micrograph, half maps, postprocess.star and the truth")
@@ -163,11 +187,18 @@ struct ParticleSimulatorTests {
         let z40 = ZernikeCalibration.z40(csNominal: 2.7, csApparent: 2.9, voltage: 300)
         #expect(abs(truth.groups[1].expectedEvenZernike[6] - z40) < 1e-9 * abs(z40))
         #expect(truth.groups[1].expectedOddZernike.count >= 5 && truth.groups[1].expectedOddZernike[4] < 0)
-        // The written defocus of group 2 carries the simulated estimation error; group 1's is exact.
-        let written = try star.particles.doubles("rlnDefocusU")
-        #expect(abs(written[0] - truth.particles[0].expectedDefocusU) < 0.01)
-        let errors = (10..<20).map { written[$0] - truth.particles[$0].expectedDefocusU }
+        // The written defocus is what CTFFIND sees at the nominal pixel size: exact for group 1; for
+        // group 2 the true one × (1/1.02)² (with the anisotropy's astigmatism), plus the simulated error.
+        let written = try star.particles.doubles("rlnDefocusU"), writtenV = try star.particles.doubles("rlnDefocusV")
+        #expect(abs(written[0] - truth.particles[0].trueDefocusU) < 0.01)
+        #expect(abs(writtenV[0] - truth.particles[0].trueDefocusV) < 0.01)
+        for p in truth.particles[10..<20] {
+            let meanNominal = (p.nominalDefocusU + p.nominalDefocusV) / 2, meanTrue = (p.trueDefocusU + p.trueDefocusV) / 2
+            #expect(abs(meanNominal / meanTrue - 1 / (1.02 * 1.02)) < 2e-3)   // the 1 % anisotropy moves it by < 0.1 %
+        }
+        let errors = (10..<20).map { written[$0] - truth.particles[$0].nominalDefocusU }
         #expect(errors.contains { abs($0) > 10 })
+        #expect(errors.allSatisfy { abs($0) < 600 })
         // Unit noise plus signal at the SNR: the images' variance is about 1 + SNR.
         let stack = try MRCStackReader(path: files.stacks[0])
         var variance = 0.0
