@@ -169,7 +169,7 @@ extension ParticleSetSimulation {
             var plans: [(model: ParticleSimulator.GroupModel, particles: [SimulatedParticle], sigma: Double)] = []
             for (gi, group) in groups.enumerated() {
                 let model = simulator.model(for: group)
-                let particles = simulator.particles(group: group, groupNumber: gi + 1, seed: seed)
+                let particles = try simulator.particles(group: group, groupNumber: gi + 1, seed: seed)
                 let sigma: Double
                 if gi > 0 && group.snr == nil {
                     // The first group's dose per Å²: σ ∝ 1 / √(pixel area).

@@ -212,6 +212,10 @@ public enum DefocusFrame: String, Sendable, Codable, CaseIterable {
     case nominal
     /// The reference's, through the expected magnification matrix: what a complete refinement ends with.
     case reference
+    /// Like `nominal`, but the defocus a CTF fit with the written Cs finds (least squares of the CTF
+    /// at 30–3.5 Å, or to 2.5 × the nominal pixel size if coarser): the pixel-size error is then only
+    /// partly absorbed, as in the reference text's 5000 → 5526 Å (0.54 Å/px believed, 0.51 true).
+    case ctffind
 }
 
 /// One simulated particle: its parameters as written and the truth behind them.
@@ -518,12 +522,12 @@ public final class ParticleSimulator: @unchecked Sendable {
 
     /// The particles of group number `groupNumber` (from 1): poses, origins, micrographs, defocus,
     /// all drawn from `seed` (each from the seed and its own identity).
-    public func particles(group: SimulatedOpticsGroup, groupNumber: Int, seed: UInt64) -> [SimulatedParticle] {
+    public func particles(group: SimulatedOpticsGroup, groupNumber: Int, seed: UInt64) throws -> [SimulatedParticle] {
         let f = SimulatedOpticsGroup.defocusFactor(reference: reference)
         var out: [SimulatedParticle] = []
         out.reserveCapacity(group.particleCount)
         let perMic = group.particlesPerMicrograph
-        var micDefocus = 0.0, micAstig = 0.0, micAngle = 0.0
+        var micDefocus = 0.0, micAstig = 0.0, micAngle = 0.0, micRatio = 1.0
         for i in 0..<group.particleCount {
             let mic = i / perMic + 1
             if i % perMic == 0 {
@@ -531,6 +535,16 @@ public final class ParticleSimulator: @unchecked Sendable {
                 micDefocus = r.uniform(group.defocusMin, group.defocusMax)
                 micAstig = r.uniform(0, group.maxAstigmatism)
                 micAngle = r.uniform(0, 180)
+                if group.writtenDefocus == .ctffind {
+                    // The Cs-fixed fit over the exact scaling of the defocus (p/t)².
+                    let fit = try PixelSizeErrorSimulation(
+                        defocus: micDefocus, sphericalAberration: group.trueCs, voltage: group.voltage,
+                        trueAngpix: group.truePixelSize, nominalAngpix: group.nominalPixelSize,
+                        amplitudeContrast: group.amplitudeContrast, fitFrom: 30, fitTo: max(3.5, 2.5 * group.nominalPixelSize),
+                        fitModes: [.defocus]).run()
+                    let exact = micDefocus * (group.nominalPixelSize / group.truePixelSize) * (group.nominalPixelSize / group.truePixelSize)
+                    micRatio = (fit.fit(.defocus)?.defocus ?? exact) / exact
+                }
             }
             var r = SplitMix64(seed: derivedSeed(seed, UInt64(groupNumber), UInt64(i), 2))
             let rot = r.uniform(-180, 180), psi = r.uniform(-180, 180)
@@ -543,7 +557,12 @@ public final class ParticleSimulator: @unchecked Sendable {
             let margin = Double(group.boxSize)
             let cx = r.uniform(margin, 4096 - margin), cy = r.uniform(margin, 4096 - margin)
             let nominal = ParticleSimulator.nominalDefocus(u: u, v: v, angle: micAngle, group: group)
-            let (wu, wv, wa) = group.writtenDefocus == .nominal ? nominal : (u * f, v * f, micAngle)
+            let (wu, wv, wa): (Double, Double, Double)
+            switch group.writtenDefocus {
+            case .nominal: (wu, wv, wa) = nominal
+            case .ctffind: (wu, wv, wa) = (nominal.u * micRatio, nominal.v * micRatio, nominal.angle)
+            case .reference: (wu, wv, wa) = (u * f, v * f, micAngle)
+            }
             out.append(SimulatedParticle(opticsGroup: groupNumber, index: i, micrograph: mic, positionInStack: i % perMic + 1,
                                          rot: rot, tilt: tilt, psi: psi, originX: ox, originY: oy,
                                          coordinateX: cx.rounded(), coordinateY: cy.rounded(),

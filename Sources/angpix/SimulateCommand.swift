@@ -41,7 +41,8 @@ struct SimulateParticlesCommand: ParsableCommand {
         aniso (major/minor − 1, %), axis (°), voltage, cs (written, mm), true-cs, q0, z40 (added to \
         rlnEvenZernike index 6), beam-tilt-x, beam-tilt-y (mrad), defocus (MIN:MAX Å), astigmatism, \
         defocus-spread, defocus-error (Å), defocus-frame (nominal: the defocus CTFFIND sees at the \
-        nominal pixel size, the default; reference: the one a complete refinement ends with), snr, \
+        nominal pixel size, the default; ctffind: the one a fit with the written Cs finds there; \
+        reference: the one a complete refinement ends with), snr, \
         bfactor (Å²), max-origin (px), \
         mag (M00:M01:M10:M11, written as rlnMagMat).
 
@@ -178,7 +179,7 @@ struct SimulateParticlesCommand: ParsableCommand {
             case "defocus-spread": g.particleDefocusSpread = try number()
             case "defocus-error": g.defocusError = try number()
             case "defocus-frame":
-                guard let frame = DefocusFrame(rawValue: value) else { throw ValidationError("--group \(text): defocus-frame=\(value): expected nominal or reference") }
+                guard let frame = DefocusFrame(rawValue: value) else { throw ValidationError("--group \(text): defocus-frame=\(value): expected nominal, ctffind or reference") }
                 g.writtenDefocus = frame
             case "snr": g.snr = try number()
             case "bfactor": g.bFactor = try number()

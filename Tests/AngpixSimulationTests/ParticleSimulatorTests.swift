@@ -66,7 +66,7 @@ struct ParticleSimulatorTests {
         distorted.truePixelSize = 1.02
         distorted.anisotropyPercent = 1.5
         distorted.anisotropyAxis = 30
-        var p = sim.particles(group: plain, groupNumber: 1, seed: 3)[0]
+        var p = try sim.particles(group: plain, groupNumber: 1, seed: 3)[0]
         p.originX = 0; p.originY = 0
         let a = moments(try sim.noiseFreeImage(p, model: sim.model(for: plain, ctf: false)), size: 64)
         let b = moments(try sim.noiseFreeImage(p, model: sim.model(for: distorted, ctf: false)), size: 64)
@@ -93,7 +93,7 @@ struct ParticleSimulatorTests {
     func originConvention() throws {
         let sim = try ParticleSimulator(reference: blobMap(size: 40, pixelSize: 1.25))
         let g = SimulatedOpticsGroup(name: "g", nominalPixelSize: 1.25, boxSize: 64, particleCount: 1)
-        var p = sim.particles(group: g, groupNumber: 1, seed: 9)[0]
+        var p = try sim.particles(group: g, groupNumber: 1, seed: 9)[0]
         p.originX = 0; p.originY = 0
         let a = moments(try sim.noiseFreeImage(p, model: sim.model(for: g, ctf: false)), size: 64)
         p.originX = 3.0; p.originY = -2.0   // Å
@@ -233,6 +233,23 @@ struct ParticleSimulatorTests {
         #expect(abs(found - 1.02) < 1e-9)
         // The defocus a refinement finds is the true one × (p/t)², the page's "5000 × (0.54/0.51)²".
         #expect(abs(SimulatedOpticsGroup.defocusFactor(reference: reference) - 1 / (1.02 * 1.02)) < 1e-12)
+    }
+
+    @Test("The reference text's defocus: 5000 Å at 0.51 Å/px believed to be 0.54 is written as a CTF fit finds it, 5526 Å")
+    func ctffindDefocus() throws {
+        let sim = try ParticleSimulator(reference: blobMap(size: 16, pixelSize: 0.51))
+        var g = SimulatedOpticsGroup(name: "g", nominalPixelSize: 0.54, boxSize: 64, particleCount: 3)
+        g.truePixelSize = 0.51
+        g.defocusMin = 5000; g.defocusMax = 5000; g.maxAstigmatism = 0; g.particleDefocusSpread = 0
+        g.writtenDefocus = .ctffind
+        let fitted = try sim.particles(group: g, groupNumber: 1, seed: 1)
+        printMeasured("defocus written for the reference text's example (Å)", fitted[0].writtenDefocusU)
+        #expect(abs(fitted[0].writtenDefocusU - 5526) < 3)
+        // Seen exactly (defocus and Cs refined together): 5000 × (0.54/0.51)² = 5606 Å.
+        g.writtenDefocus = .nominal
+        let exact = try sim.particles(group: g, groupNumber: 1, seed: 1)
+        #expect(abs(exact[0].writtenDefocusU - 5000 * (0.54 / 0.51) * (0.54 / 0.51)) < 1e-6)
+        #expect(abs(exact[0].writtenDefocusV - exact[0].writtenDefocusU) < 1e-6)
     }
 
     @Test("Bad settings are refused before anything is written; a non-empty folder is refused")
