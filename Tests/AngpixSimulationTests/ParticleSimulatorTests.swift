@@ -284,6 +284,15 @@ struct ParticleSimulatorTests {
         }
         let again = try runAngpix(args)
         #expect(again.status != 0 && again.stderr.contains("not empty"))
+        // A map given as a file: its header's pixel size is its true one; --reference-label relabels the half maps.
+        let ref = blobMap(size: 32, pixelSize: 1.1)
+        try MRCFile.write(MRCMap(nx: 32, ny: 32, nz: 32, pixelSize: 1.1, data: ref.data), to: dir.file("map.mrc"), policy: OutputPolicy())
+        let fromMap = try runAngpix(["simulate", "particles", "--map", dir.file("map.mrc"), "--reference-label", "1.0", "-o", dir.file("m"),
+                                     "--particles", "3", "--box", "48", "--angpix", "1.1", "--json"])
+        #expect(fromMap.status == 0, "\(fromMap.stderr)")
+        #expect(abs(try MRCFile.readHeader(path: dir.file("m/Refine3D/run_half2_class001_unfil.mrc")).voxelSize.x - 1.0) < 1e-6)
+        let truth = try ParticleSetTruth.read(path: dir.file("m/truth.json"))
+        #expect(abs(truth.groups[0].expectedMagMatrix[0] - 1.1) < 1e-6)   // t_r p / (p_r t) = 1.1 · 1.1 / (1.0 · 1.1); the header holds floats
         let bad = try runAngpix(["simulate", "particles", "--builtin-model", "-o", dir.file("x"), "--group", "name=a,colour=red"])
         #expect(bad.status != 0 && bad.stderr.contains("unknown key 'colour'"))
         #expect(!FileManager.default.fileExists(atPath: dir.file("x")))
