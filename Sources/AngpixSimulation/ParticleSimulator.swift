@@ -488,12 +488,15 @@ public final class ParticleSimulator: @unchecked Sendable {
         var variances = [Double](repeating: 0, count: chosen.count)
         var failure: Error? = nil
         let lock = NSLock()
-        parallelForEach(chosen.count) { i in
-            do {
-                let img = try self.noiseFreeImage(chosen[i], model: model)
-                let mean = img.reduce(0.0) { $0 + Double($1) } / Double(img.count)
-                variances[i] = img.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(img.count)
-            } catch { lock.lock(); failure = error; lock.unlock() }
+        variances.withUnsafeMutableBufferPointer { buf in
+            nonisolated(unsafe) let out = buf.baseAddress!
+            parallelForEach(chosen.count) { i in
+                do {
+                    let img = try self.noiseFreeImage(chosen[i], model: model)
+                    let mean = img.reduce(0.0) { $0 + Double($1) } / Double(img.count)
+                    out[i] = img.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(img.count)
+                } catch { lock.lock(); failure = error; lock.unlock() }
+            }
         }
         if let failure { throw failure }
         let v = variances.reduce(0, +) / Double(max(1, variances.count))

@@ -119,6 +119,9 @@ struct SimulateParticlesCommand: ParsableCommand {
         let sources = [map != nil, model != nil, builtinModel].filter { $0 }.count
         guard sources == 1 else { throw ValidationError("give exactly one of --map, --model and --builtin-model") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if map != nil && referenceAngpix != nil {
+            throw ValidationError("--reference-angpix is for a map made from a model; a --map's header gives its true pixel size")
+        }
         guard parseRange(defocus) != nil else { throw ValidationError("--defocus \(defocus): expected MIN:MAX in Å, e.g. 5000:15000") }
     }
 
