@@ -52,8 +52,9 @@ let package = Package(
 
         // Pixel size and magnification distortion from the rings of a diffraction standard.
         .target(name: "AngpixRings", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixFourier", "AngpixOptics", "AngpixReport"]),
-        // Simulated images of diffraction standards (crystallites of a real lattice) for tests.
-        .target(name: "AngpixSimulation", dependencies: ["AngpixCore", "AngpixFourier", "AngpixOptics"]),
+        // Simulated images of diffraction standards (crystallites of a real lattice) and of single
+        // particles (a RELION project with known optics per group), for tests and users.
+        .target(name: "AngpixSimulation", dependencies: ["AngpixCore", "AngpixFourier", "AngpixOptics", "AngpixMRC", "AngpixSTAR", "AngpixPostprocess"]),
         // cryoSPARC .cs files (NumPy .npy records, memory-mapped) and their conversion to RELION STAR.
         .target(name: "AngpixCryoSPARC", dependencies: ["AngpixCore", "AngpixSTAR", "AngpixOptics"]),
 
@@ -85,6 +86,8 @@ let package = Package(
         .testTarget(name: "AngpixRingsTests", dependencies: ["AngpixRings", "AngpixSimulation", "AngpixMRC", "AngpixSTAR",
                                                              "AngpixOptics", "AngpixCore", "AngpixTestSupport", "angpix"]),
         .testTarget(name: "AngpixCryoSPARCTests", dependencies: ["angpix", "AngpixCryoSPARC", "AngpixOptics", "AngpixSTAR", "AngpixCore", "AngpixTestSupport"]),
+        .testTarget(name: "AngpixSimulationTests", dependencies: ["AngpixSimulation", "AngpixOptics", "AngpixFourier", "AngpixSTAR",
+                                                                  "AngpixMRC", "AngpixCore", "AngpixTestSupport", "angpix"]),
         .testTarget(name: "AngpixRefineTests", dependencies: ["AngpixRefine", "AngpixSimulation", "AngpixOptics", "AngpixFourier",
                                                               "AngpixSTAR", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
