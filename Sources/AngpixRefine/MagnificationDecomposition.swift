@@ -9,8 +9,9 @@
 //   anisotropy             (σ_max / σ_min − 1) · 100 %, σ the singular values of M
 //   major axis angle       the direction of least magnification (the eigenvector of MᵀM with the
 //                          smallest eigenvalue), degrees in (−90, 90] from +x towards +y
-// and the inverse for a symmetric stretch, RELION's MagnificationHelper::polarToMatrix:
-// M = R(θ) diag(a, b) R(−θ).
+// and the inverse for a symmetric stretch: M = R(θ) diag(a, b) R(−θ), magnification a along the
+// direction θ. (RELION's MagnificationHelper::polarToMatrix builds R(−θ) diag(a, b) R(θ): its
+// angle is measured the other way round.)
 
 import Foundation
 import AngpixOptics
@@ -47,11 +48,11 @@ public struct MagnificationDecomposition: Codable, Sendable, Equatable {
         return [s, 1 / s, aniso, angle]
     }
 
-    /// RELION's polarToMatrix: R(θ) diag(major, minor) R(−θ), θ in degrees.
+    /// R(θ) diag(scaleMajor, scaleMinor) R(−θ), θ in degrees: `scaleMajor` along θ, `scaleMinor` across.
     public static func matrix(scaleMajor: Double, scaleMinor: Double, angle: Double) -> Matrix2x2 {
         let t = angle * Double.pi / 180
         let s = sin(t), c = cos(t)
-        let off = (scaleMinor - scaleMajor) * s * c
+        let off = (scaleMajor - scaleMinor) * s * c
         return Matrix2x2(scaleMajor * c * c + scaleMinor * s * s, off, off, scaleMajor * s * s + scaleMinor * c * c)
     }
 
