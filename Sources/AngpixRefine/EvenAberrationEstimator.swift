@@ -114,6 +114,11 @@ public struct ZernikeEstimate: Codable, Sendable, Equatable {
     /// The weighted residual variance per real value.
     public var residualVariance: Double
 
+    /// The standard errors of the mean of two half sets' fits: |a − b| / 2 per coefficient.
+    public static func halfSetStandardErrors(_ a: ZernikeEstimate, _ b: ZernikeEstimate) -> [Double] {
+        zip(a.delta, b.delta).map { abs($0 - $1) / 2 }
+    }
+
     /// The new coefficients: `current` + `delta` (padded to the longer length).
     public func updated(_ current: [Double]) -> [Double] {
         var out = current + [Double](repeating: 0, count: max(0, delta.count - current.count))

@@ -73,6 +73,26 @@ public struct MagnificationUncertainty: Codable, Sendable, Equatable {
     /// Degrees (large when the anisotropy is at the noise level: the axis is then undetermined).
     public var majorAxisAngle: Double
 
+    public init(isotropicScale: Double, relativePixelSize: Double, anisotropyPercent: Double, majorAxisAngle: Double) {
+        self.isotropicScale = isotropicScale
+        self.relativePixelSize = relativePixelSize
+        self.anisotropyPercent = anisotropyPercent
+        self.majorAxisAngle = majorAxisAngle
+    }
+
+    /// The standard error of the mean of two independent estimates (the two half sets, or two
+    /// halves of the micrographs): |a − b| / 2 for each quantity (the axis difference wrapped into ±90°).
+    /// A check on the normal equations' errors, which assume the same noise level for all particles.
+    public init(halfSet a: MagnificationDecomposition, _ b: MagnificationDecomposition) {
+        var angle = a.majorAxisAngle - b.majorAxisAngle
+        while angle > 90 { angle -= 180 }
+        while angle < -90 { angle += 180 }
+        self.init(isotropicScale: abs(a.isotropicScale - b.isotropicScale) / 2,
+                  relativePixelSize: abs(a.relativePixelSize - b.relativePixelSize) / 2,
+                  anisotropyPercent: abs(a.anisotropyPercent - b.anisotropyPercent) / 2,
+                  majorAxisAngle: abs(angle) / 2)
+    }
+
     /// Propagates the 4 × 4 covariance of (m00, m01, m10, m11) through the decomposition.
     public init(matrix m: Matrix2x2, covariance: [[Double]]) {
         let p = [m.m00, m.m01, m.m10, m.m11]
