@@ -42,23 +42,25 @@ public struct EvenAberrationSums: Codable, Sendable, Equatable {
         observedEnergy = 0; weightSum = 0
     }
 
-    public mutating func add(_ p: ParticleObservation, weights: FrequencyWeights) throws {
+    /// Adds one particle; `table`, made once for the group, saves evaluating the Zernike phases per particle.
+    public mutating func add(_ p: ParticleObservation, weights: FrequencyWeights, table: TransferTable? = nil) throws {
         try grid.check(p, weights: weights)
         guard (p.ctf.magMatrix ?? .identity) == magMatrix else {
             throw EstimationError.incompatible("particle row \(p.row) has another magnification matrix than its group's sums")
         }
-        let ctf = try CTF(p.ctf)
+        _ = try CTF(p.ctf)
+        let table = table.flatMap { $0.grid == grid && $0.fits(p.ctf) ? $0 : nil } ?? TransferTable(grid: grid, ctf: p.ctf)
+        let tp = table.particle(p.ctf)
         var energy = 0.0, wsum = 0.0
         for i in 0..<grid.count {
             let w = Double(weights.values[i])
             if w == 0 { continue }
-            let k = grid.frequency(ofIndex: i)
-            let g = ctf.gamma(x: k.x, y: k.y)
+            let g = table.gamma(tp, i)
             // The envelope and scale (CTF value / −sin γ), and the odd phase, go with f.
-            let env = p.ctf.scale * exp(-p.ctf.bFactor / 4 * squaredNorm(ctf, k))
-            let phi = ctf.oddPhase(x: k.x, y: k.y)
+            let env = table.envelope(tp, i)
+            let (oc, os) = table.oddPhasor(i)
             let fr0 = Double(p.predicted[i].re) * env, fi0 = Double(p.predicted[i].im) * env
-            let fr = fr0 * cos(phi) - fi0 * sin(phi), fi = fr0 * sin(phi) + fi0 * cos(phi)
+            let fr = fr0 * oc - fi0 * os, fi = fr0 * os + fi0 * oc
             let yr = Double(p.observed[i].re), yi = Double(p.observed[i].im)
             let nf = fr * fr + fi * fi
             let zz = yr * fr + yi * fi
@@ -89,12 +91,6 @@ public struct EvenAberrationSums: Codable, Sendable, Equatable {
         do { try out.merge(b) } catch { preconditionFailure("\(error)") }
         return out
     }
-}
-
-/// |M k|² for the envelope.
-@inline(__always) func squaredNorm(_ ctf: CTF, _ k: (x: Double, y: Double)) -> Double {
-    let q = (ctf.parameters.magMatrix ?? .identity).apply(k.x, k.y)
-    return q.x * q.x + q.y * q.y
 }
 
 /// A fit of Zernike coefficients with their uncertainties.
@@ -141,7 +137,8 @@ public enum EvenAberrationEstimator {
     public static func accumulate(_ observations: [ParticleObservation], grid: SpectrumGrid, magMatrix: Matrix2x2 = .identity,
                                   weights: FrequencyWeights) throws -> EvenAberrationSums {
         var s = EvenAberrationSums(grid: grid, magMatrix: magMatrix)
-        for p in observations { try s.add(p, weights: weights) }
+        let table = observations.first.map { TransferTable(grid: grid, ctf: $0.ctf) }
+        for p in observations { try s.add(p, weights: weights, table: table) }
         return s
     }
 

@@ -51,17 +51,19 @@ public struct MagnificationSums: Codable, Sendable, Equatable {
         residualEnergy = 0; weightSum = 0
     }
 
-    /// Adds one particle (its group's weights multiply every pixel's contribution).
-    public mutating func add(_ p: ParticleObservation, weights: FrequencyWeights) throws {
+    /// Adds one particle (its group's weights multiply every pixel's contribution); `table`, made
+    /// once for the group, saves evaluating the Zernike phases per particle.
+    public mutating func add(_ p: ParticleObservation, weights: FrequencyWeights, table: TransferTable? = nil) throws {
         try grid.check(p, weights: weights, needsGradients: true)
-        let ctf = try CTF(p.ctf)
+        _ = try CTF(p.ctf)
+        let table = table.flatMap { $0.grid == grid && $0.fits(p.ctf) ? $0 : nil } ?? TransferTable(grid: grid, ctf: p.ctf)
+        let tp = table.particle(p.ctf)
         let gxs = p.gradientX!, gys = p.gradientY!
         var energy = 0.0, wsum = 0.0
         for i in 0..<grid.count {
             let w = Double(weights.values[i])
             if w == 0 { continue }
-            let k = grid.frequency(ofIndex: i)
-            let t = ctf.complexValue(x: k.x, y: k.y)
+            let t = table.transfer(tp, i)
             let f = p.predicted[i], y = p.observed[i], gx = gxs[i], gy = gys[i]
             // t·f, t·g, residual r = y − t f.
             let tfr = t.re * Double(f.re) - t.im * Double(f.im), tfi = t.re * Double(f.im) + t.im * Double(f.re)
@@ -144,7 +146,8 @@ public enum MagnificationEstimator {
     public static func accumulate(_ observations: [ParticleObservation], grid: SpectrumGrid,
                                   weights: FrequencyWeights) throws -> MagnificationSums {
         var s = MagnificationSums(grid: grid)
-        for p in observations { try s.add(p, weights: weights) }
+        let table = observations.first.map { TransferTable(grid: grid, ctf: $0.ctf) }
+        for p in observations { try s.add(p, weights: weights, table: table) }
         return s
     }
 

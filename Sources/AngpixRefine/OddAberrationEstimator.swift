@@ -47,18 +47,20 @@ public struct OddAberrationSums: Codable, Sendable, Equatable {
         observedEnergy = 0; weightSum = 0
     }
 
-    public mutating func add(_ p: ParticleObservation, weights: FrequencyWeights) throws {
+    /// Adds one particle; `table`, made once for the group, saves evaluating the Zernike phases per particle.
+    public mutating func add(_ p: ParticleObservation, weights: FrequencyWeights, table: TransferTable? = nil) throws {
         try grid.check(p, weights: weights)
         guard (p.ctf.magMatrix ?? .identity) == magMatrix else {
             throw EstimationError.incompatible("particle row \(p.row) has another magnification matrix than its group's sums")
         }
-        let ctf = try CTF(p.ctf)
+        _ = try CTF(p.ctf)
+        let table = table.flatMap { $0.grid == grid && $0.fits(p.ctf) ? $0 : nil } ?? TransferTable(grid: grid, ctf: p.ctf)
+        let tp = table.particle(p.ctf)
         var energy = 0.0, wsum = 0.0
         for i in 0..<grid.count {
             let w = Double(weights.values[i])
             if w == 0 { continue }
-            let k = grid.frequency(ofIndex: i)
-            let t = ctf.complexValue(x: k.x, y: k.y)
+            let t = table.transfer(tp, i)
             let f = p.predicted[i], y = p.observed[i]
             let tfr = t.re * Double(f.re) - t.im * Double(f.im), tfi = t.re * Double(f.im) + t.im * Double(f.re)
             let yr = Double(y.re), yi = Double(y.im)
@@ -144,7 +146,8 @@ public enum OddAberrationEstimator {
     public static func accumulate(_ observations: [ParticleObservation], grid: SpectrumGrid, magMatrix: Matrix2x2 = .identity,
                                   weights: FrequencyWeights) throws -> OddAberrationSums {
         var s = OddAberrationSums(grid: grid, magMatrix: magMatrix)
-        for p in observations { try s.add(p, weights: weights) }
+        let table = observations.first.map { TransferTable(grid: grid, ctf: $0.ctf) }
+        for p in observations { try s.add(p, weights: weights, table: table) }
         return s
     }
 

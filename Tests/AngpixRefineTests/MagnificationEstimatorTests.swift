@@ -26,6 +26,7 @@ func magnificationSums(truth: Matrix2x2, current: Matrix2x2, amplitude: Double, 
     parallelForEach(chunks.count) { c in
         do {
             var s = MagnificationSums(grid: grid)
+            var table: TransferTable?
             for n in chunks[c] {
                 let i = indices[n]
                 var rng = SplitMix64(seed: seed &* 1_000_003 &+ UInt64(i))
@@ -42,8 +43,9 @@ func magnificationSums(truth: Matrix2x2, current: Matrix2x2, amplitude: Double, 
                 particleCTF.defocusAngle = carried.defocusAngle
                 particleCTF.magMatrix = current
                 let particle = SyntheticParticle(molecule: molecule, trueCTF: trueCTF, amplitude: amplitude, snr: snr)
+                if table == nil { table = TransferTable(grid: grid, ctf: particleCTF) }
                 try s.add(particle.observation(row: i, micrograph: "mic\(i / 20)", currentCTF: particleCTF, weights: weights,
-                                               rng: &rng, gradients: true), weights: weights)
+                                               rng: &rng, gradients: true), weights: weights, table: table)
             }
             parts[c] = s
         } catch { failure = error }
