@@ -219,7 +219,8 @@ public enum DefocusEstimator {
         }
         var eq = normal(dz: dz, a1: a1, a2: a2, kf: kf)
         var mu = 1e-3
-        for _ in 0..<maxIterations {
+        var converged = false
+        for _ in 0..<maxIterations where !converged {
             var accepted = false
             for _ in 0..<20 {
                 // Damped Schur complement: S = Hgg − Σ Hgp Hpp⁻¹ Hpg, rhs = −bg + Σ Hgp Hpp⁻¹ bp.
@@ -249,12 +250,12 @@ public enum DefocusEstimator {
                     dz = dzNew; a1 = a1New; a2 = a2New; kf = kfNew; eq = next
                     mu = max(mu / 10, 1e-9)
                     accepted = true
-                    if gain <= 1e-12 * eq.cost { break }
+                    converged = gain <= 1e-9 * eq.cost
                     break
                 }
                 mu *= 10
             }
-            if !accepted { break }
+            if !accepted { converged = true }
         }
 
         // Marginal variances of dz_p from the undamped Gauss–Newton matrix (½ of it is JᵀJ).

@@ -76,6 +76,14 @@ let grid64 = SpectrumGrid(opticsGroup: 1, boxSize: 64, pixelSize: 1)
         let pixel = 1.0 * pow(csApparent / 2.7, 0.25)
         printMeasured("refine aberrations: pixel size from Z40 (truth 1.02)", pixel)
         #expect(abs(pixel - 1.02) < 0.002)
+        // Order 6 (16 terms) from the same sums: Z40 within 4σ (Z60 shares its ρ⁴ term, so σ grows),
+        // the 6th-order terms at noise level.
+        let e6 = try EvenAberrationEstimator.fit(sums, order: 6)
+        printMeasured("refine aberrations: Z40 at order 6", e6.delta[6])
+        printMeasured("refine aberrations: Z40 standard error at order 6", e6.standardErrors[6])
+        #expect(e6.delta.count == 16)
+        #expect(abs(e6.delta[6] - z40) < 4 * e6.standardErrors[6])
+        for j in 9..<16 { #expect(abs(e6.delta[j]) < 4 * e6.standardErrors[j]) }
     }
 
     @Test func theFitIsADeltaOnTheCurrentCoefficients() throws {
@@ -146,6 +154,13 @@ let grid64 = SpectrumGrid(opticsGroup: 1, boxSize: 64, pixelSize: 1)
         #expect(abs(e.oddZernike[2]) < 4 * e.zernike.standardErrors[2] && abs(e.oddZernike[5]) < 4 * e.zernike.standardErrors[5])
         #expect(e.oddZernike[3] == 0 && e.oddZernike[4] == 0)
         printMeasured("refine aberrations: remaining odd coefficients, largest", e.oddZernike.map(abs).max()!)
+        // Order 5 (12 terms) from the same sums: Z5±1 share the ρ³ terms of Z3±1, so the tilt is
+        // less certain; within 4σ.
+        let e5 = try OddAberrationEstimator.fit(sums, order: 5, current: [], sphericalAberration: 2.7, wavelength: Self.lambda)
+        printMeasured("refine aberrations: beam tilt X at order 5", e5.beamTiltX!)
+        printMeasured("refine aberrations: its standard error", e5.beamTiltXError!)
+        #expect(e5.zernike.delta.count == 12)
+        #expect(abs(e5.beamTiltX! - tx) < 4 * e5.beamTiltXError! && abs(e5.beamTiltY! - ty) < 4 * e5.beamTiltYError!)
     }
 
     @Test func aTiltAlreadyInTheGroupIsKeptAndCorrected() throws {
