@@ -94,6 +94,9 @@ struct SyntheticParticle {
     var amplitude = 1.0
     /// Signal-to-noise ratio in the band of `weights` (nil: noise-free).
     var snr: Double?
+    /// The matrix at which the reference is seen, when it differs from the CTF's (a group whose map
+    /// was built from its own particles at their wrong pixel size sees the map at k, the CTF at M_true k).
+    var referenceMatrix: Matrix2x2? = nil
 
     /// The observation with a prediction at `currentCTF.magMatrix` and `currentCTF` as the particle's CTF.
     func observation(row: Int, micrograph: String, currentCTF: CTFParameters, weights: FrequencyWeights,
@@ -108,7 +111,7 @@ struct SyntheticParticle {
         var power = 0.0, count = 0.0
         for i in 0..<grid.count {
             let k = grid.frequency(ofIndex: i)
-            let qt = Mt.apply(k.x, k.y)
+            let qt = (referenceMatrix ?? Mt).apply(k.x, k.y)
             let ft = SyntheticMolecule.spectrum(atoms, sigma: molecule.sigma, qx: qt.x, qy: qt.y)
             let t = truth.complexValue(x: k.x, y: k.y)
             let yr = amplitude * (t.re * ft.re - t.im * ft.im), yi = amplitude * (t.re * ft.im + t.im * ft.re)
