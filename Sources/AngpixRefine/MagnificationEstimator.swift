@@ -231,6 +231,33 @@ public enum MagnificationEstimator {
                                      residualVariance: sigma2)
     }
 
+    /// RELION's default carrying of one micrograph's defocus into the new coordinates (its
+    /// adaptAstigmatism without --part_astig): each particle keeps its own mean defocus (½ trace of
+    /// C⁻ᵀ A C⁻¹), and all get the astigmatism (difference and angle) of the micrograph's mean
+    /// matrix. `particles` are one micrograph's particles of one optics group.
+    public static func carryAstigmatism(micrograph particles: [(defocusU: Double, defocusV: Double, defocusAngle: Double)],
+                                        change: Matrix2x2) -> [(defocusU: Double, defocusV: Double, defocusAngle: Double)] {
+        guard let ci = change.inverse, !particles.isEmpty else { return particles }
+        let cit = Matrix2x2(ci.m00, ci.m10, ci.m01, ci.m11)
+        func matrix(_ p: (defocusU: Double, defocusV: Double, defocusAngle: Double)) -> Matrix2x2 {
+            let t = p.defocusAngle * Double.pi / 180
+            let c = cos(t), s = sin(t)
+            let du = -p.defocusU, dv = -p.defocusV
+            return cit * Matrix2x2(c * c * du + s * s * dv, c * s * (du - dv), c * s * (du - dv), s * s * du + c * c * dv) * ci
+        }
+        let transformed = particles.map(matrix)
+        let n = Double(particles.count)
+        let mean = transformed.reduce(Matrix2x2(0, 0, 0, 0)) {
+            Matrix2x2($0.m00 + $1.m00 / n, $0.m01 + $1.m01 / n, $0.m10 + $1.m10 / n, $0.m11 + $1.m11 / n)
+        }
+        let m = DefocusEstimator.polar(axx: mean.m00, axy: 0.5 * (mean.m01 + mean.m10), ayy: mean.m11)
+        let meanDefocus = (m.defocusU + m.defocusV) / 2
+        return transformed.map { a in
+            let own = -(a.m00 + a.m11) / 2
+            return (m.defocusU - meanDefocus + own, m.defocusV - meanDefocus + own, m.defocusAngle)
+        }
+    }
+
     /// The defocus and astigmatism that keep a particle's CTF unchanged when its group's matrix is
     /// multiplied by `change` (RELION's adaptAstigmatism per particle: A' = C⁻ᵀ A C⁻¹ with
     /// A = Qᵀ diag(−ΔfU, −ΔfV) Q); returns (defocusU, defocusV, defocusAngle°).

@@ -190,6 +190,35 @@ func iterateMagnification(truth: Matrix2x2, amplitude: Double, snr: Double?, cou
         #expect(e.displacementMatrix.m00 < -0.005)
     }
 
+    @Test func aMicrographsAstigmatismIsCarriedAsRelionDoesByDefault() throws {
+        let change = MagnificationDecomposition.matrix(scale: 0.98, anisotropyPercent: 1.5, majorAxisAngle: 30)
+        // Particles sharing their astigmatism, the first at the micrograph's mean: it is carried
+        // exactly; the others get the mean's carried astigmatism (an anisotropic change turns part
+        // of each particle's own defocus into astigmatism, which RELION's default averages).
+        let shared = [(12000.0, 11400.0, 20.0), (15000, 14400, 20), (9000, 8400, 20)]
+        let carried = MagnificationEstimator.carryAstigmatism(micrograph: shared.map { ($0.0, $0.1, $0.2) }, change: change)
+        let single = shared.map { MagnificationEstimator.carryAstigmatism(defocusU: $0.0, defocusV: $0.1, defocusAngle: $0.2, change: change) }
+        #expect(abs(carried[0].defocusU - single[0].defocusU) < 1e-6 && abs(carried[0].defocusV - single[0].defocusV) < 1e-6)
+        #expect(abs(carried[0].defocusAngle - single[0].defocusAngle) < 1e-6)
+        for (c, s) in zip(carried, single) {
+            #expect(abs((c.defocusU + c.defocusV) - (s.defocusU + s.defocusV)) < 1e-6)
+            #expect(abs(c.defocusAngle - carried[0].defocusAngle) < 1e-9)
+        }
+        // An isotropic change carries every particle exactly.
+        let iso = MagnificationEstimator.carryAstigmatism(micrograph: shared.map { ($0.0, $0.1, $0.2) }, change: .scale(1.01))
+        for (c, p) in zip(iso, shared) {
+            let s = MagnificationEstimator.carryAstigmatism(defocusU: p.0, defocusV: p.1, defocusAngle: p.2, change: .scale(1.01))
+            #expect(abs(c.defocusU - s.defocusU) < 1e-6 && abs(c.defocusV - s.defocusV) < 1e-6)
+        }
+        // Different astigmatism: all particles get the micrograph's mean astigmatism, and keep their mean defocus.
+        let mixed = [(12000.0, 11000.0, 10.0), (14000, 13800, 50.0)]
+        let out = MagnificationEstimator.carryAstigmatism(micrograph: mixed.map { ($0.0, $0.1, $0.2) }, change: .identity)
+        #expect(abs((out[0].defocusU - out[0].defocusV) - (out[1].defocusU - out[1].defocusV)) < 1e-6)
+        #expect(abs(out[0].defocusAngle - out[1].defocusAngle) < 1e-9)
+        #expect(abs((out[0].defocusU + out[0].defocusV) / 2 - 11500) < 1e-6)
+        #expect(abs((out[1].defocusU + out[1].defocusV) / 2 - 13900) < 1e-6)
+    }
+
     @Test func astigmatismIsCarriedIntoTheNewCoordinates() throws {
         // The CTF at the new matrix with the carried defocus equals the old one at every frequency.
         let change = MagnificationDecomposition.matrix(scale: 1.01, anisotropyPercent: 2, majorAxisAngle: 15)
