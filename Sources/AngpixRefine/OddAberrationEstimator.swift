@@ -143,9 +143,10 @@ public struct OddAberrationEstimate: Codable, Sendable, Equatable {
 
 /// RELION 3.1's antisymmetric-aberration and beam-tilt fit (see the file header).
 public enum OddAberrationEstimator {
-    public static func accumulate(_ observations: [ParticleObservation], grid: SpectrumGrid, magMatrix: Matrix2x2 = .identity,
+    /// The sums of one optics group's observations; the matrix defaults to the first particle's.
+    public static func accumulate(_ observations: [ParticleObservation], grid: SpectrumGrid, magMatrix: Matrix2x2? = nil,
                                   weights: FrequencyWeights) throws -> OddAberrationSums {
-        var s = OddAberrationSums(grid: grid, magMatrix: magMatrix)
+        var s = OddAberrationSums(grid: grid, magMatrix: magMatrix ?? observations.first?.ctf.magMatrix ?? .identity)
         let table = observations.first.map { TransferTable(grid: grid, ctf: $0.ctf) }
         for p in observations { try s.add(p, weights: weights, table: table) }
         return s
