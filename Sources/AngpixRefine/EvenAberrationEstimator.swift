@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
+// The symmetric (even) aberrations of an optics group (RELION 3.1 AberrationEstimator and
+// TiltHelper::fitEvenZernike / optimiseEvenZernike; docs/refine.md, "How the fits work").
+//
+// Per pixel, with γ the particle's current CTF phase (including the group's current rlnEvenZernike,
+// as AngpixOptics' CTF evaluates it at M·k), f the prediction times the CTF's envelope and scale,
+// and y the observation, the model y ≈ −f (u sin γ + v cos γ) has the least-squares normal equations
+//   A = Σ w |f|² [[sin²γ, sin γ cos γ], [sin γ cos γ, cos²γ]],   b = −Σ w Re(y f̄) (sin γ, cos γ).
+// (u, v) = A⁻¹ b ≈ (cos δ, sin δ): δ = atan2(v, u) is the phase missing from γ at that pixel.
+// The coefficients: first a weighted linear fit of δ by the even Zernike polynomials Z(M k)
+// (weights √|det A|, RELION's choice), then a refinement of the coefficients c against the sums:
+// minimise Σ eᵀ A e, e = (cos φ − u, sin φ − v), φ = Σ c_j Z_j (RELION's AnisoBasisOptimisation;
+// up to a constant this is the weighted squared residual of y ≈ −f sin(γ + φ)), here by Gauss–Newton
+// instead of RELION's Nelder–Mead. The result is a DELTA: new rlnEvenZernike = current + delta
+// (RELION's getGamma leaves the current terms out and writes the fit itself; both give the same
+// total). Uncertainties: σ² · (Σ J A Jᵀ)⁻¹, σ² from the weighted residual.
+
+import Foundation
+import AngpixFourier
+import AngpixOptics
+
+/// The additive per-pixel sums of one optics group for the even-aberration fit.
+public struct EvenAberrationSums: Codable, Sendable, Equatable {
+    public var grid: SpectrumGrid
+    /// The group's magnification matrix (the Zernike polynomials are evaluated at M·k).
+    public var magMatrix: Matrix2x2
+    public var particleCount: Int
+    /// Per pixel: Σ w|f|² sin²γ, Σ w|f|² sinγ cosγ, Σ w|f|² cos²γ.
+    public var axx: [Double], axy: [Double], ayy: [Double]
+    /// Per pixel: −Σ w Re(y f̄) sin γ, −Σ w Re(y f̄) cos γ.
+    public var bx: [Double], by: [Double]
+    /// Σ w |y|² and Σ w over all pixels and particles (for the residual variance).
+    public var observedEnergy: Double
+    public var weightSum: Double
+
+    public init(grid: SpectrumGrid, magMatrix: Matrix2x2 = .identity) {
+        self.grid = grid
+        self.magMatrix = magMatrix
+        particleCount = 0
+        let z = [Double](repeating: 0, count: grid.count)
+        axx = z; axy = z; ayy = z; bx = z; by = z
+        observedEnergy = 0; weightSum = 0
+    }
+
+    /// Adds one particle; `table`, made once for the group, saves evaluating the Zernike phases per particle.
+    public mutating func add(_ p: ParticleObservation, weights: FrequencyWeights, table: TransferTable? = nil) throws {
+        try grid.check(p, weights: weights)
+        guard (p.ctf.magMatrix ?? .identity) == magMatrix else {
+            throw EstimationError.incompatible("particle row \(p.row) has another magnification matrix than its group's sums")
+        }
+        _ = try CTF(p.ctf)
+        let table = table.flatMap { $0.grid == grid && $0.fits(p.ctf) ? $0 : nil } ?? TransferTable(grid: grid, ctf: p.ctf)
+        let tp = table.particle(p.ctf)
+        var energy = 0.0, wsum = 0.0
+        for i in 0..<grid.count {
+            let w = Double(weights.values[i])
+            if w == 0 { continue }
+            let g = table.gamma(tp, i)
+            // The envelope and scale (CTF value / −sin γ), and the odd phase, go with f.
+            let env = table.envelope(tp, i)
+            let (oc, os) = table.oddPhasor(i)
+            let fr0 = Double(p.predicted[i].re) * env, fi0 = Double(p.predicted[i].im) * env
+            let fr = fr0 * oc - fi0 * os, fi = fr0 * os + fi0 * oc
+            let yr = Double(p.observed[i].re), yi = Double(p.observed[i].im)
+            let nf = fr * fr + fi * fi
+            let zz = yr * fr + yi * fi
+            let s = sin(g), c = cos(g)
+            axx[i] += w * nf * s * s
+            axy[i] += w * nf * s * c
+            ayy[i] += w * nf * c * c
+            bx[i] -= w * zz * s
+            by[i] -= w * zz * c
+            energy += w * (yr * yr + yi * yi)
+            wsum += w
+        }
+        observedEnergy += energy
+        weightSum += wsum
+        particleCount += 1
+    }
+
+    public mutating func merge(_ o: EvenAberrationSums) throws {
+        try grid.check(o.grid)
+        guard magMatrix == o.magMatrix else { throw EstimationError.incompatible("different magnification matrices") }
+        addInPlace(&axx, o.axx); addInPlace(&axy, o.axy); addInPlace(&ayy, o.ayy)
+        addInPlace(&bx, o.bx); addInPlace(&by, o.by)
+        observedEnergy += o.observedEnergy; weightSum += o.weightSum; particleCount += o.particleCount
+    }
+
+    public static func + (a: EvenAberrationSums, b: EvenAberrationSums) -> EvenAberrationSums {
+        var out = a
+        do { try out.merge(b) } catch { preconditionFailure("\(error)") }
+        return out
+    }
+}
+
+/// A fit of Zernike coefficients with their uncertainties.
+public struct ZernikeEstimate: Codable, Sendable, Equatable {
+    public var opticsGroup: Int
+    public var particleCount: Int
+    /// The radial order fitted (4 or 6 for even terms, 3 or 5 for odd ones).
+    public var order: Int
+    /// The linear fit's coefficients (RELION order), before the refinement.
+    public var linearFit: [Double]
+    /// The refined coefficients to ADD to the group's current ones (radians, RELION's units).
+    public var delta: [Double]
+    /// Standard errors of `delta`.
+    public var standardErrors: [Double]
+    /// The covariance of `delta`.
+    public var covariance: [[Double]]
+    /// The weighted residual variance per real value.
+    public var residualVariance: Double
+
+    /// The standard errors of the mean of two half sets' fits: |a − b| / 2 per coefficient.
+    public static func halfSetStandardErrors(_ a: ZernikeEstimate, _ b: ZernikeEstimate) -> [Double] {
+        zip(a.delta, b.delta).map { abs($0 - $1) / 2 }
+    }
+
+    /// The new coefficients: `current` + `delta` (padded to the longer length).
+    public func updated(_ current: [Double]) -> [Double] {
+        var out = current + [Double](repeating: 0, count: max(0, delta.count - current.count))
+        for i in delta.indices { out[i] += delta[i] }
+        return out
+    }
+}
+
+/// The per-pixel phase images of an aberration fit, for plots (half-complex layout, radians).
+public struct PhaseImage: Sendable, Equatable {
+    public var grid: SpectrumGrid
+    /// The phase per pixel (0 where undetermined).
+    public var phase: [Double]
+    /// The confidence weight per pixel of the linear fit.
+    public var weight: [Double]
+}
+
+/// RELION 3.1's symmetric-aberration fit (see the file header).
+public enum EvenAberrationEstimator {
+    /// The sums of one optics group's observations; the matrix defaults to the first particle's.
+    public static func accumulate(_ observations: [ParticleObservation], grid: SpectrumGrid, magMatrix: Matrix2x2? = nil,
+                                  weights: FrequencyWeights) throws -> EvenAberrationSums {
+        var s = EvenAberrationSums(grid: grid, magMatrix: magMatrix ?? observations.first?.ctf.magMatrix ?? .identity)
+        let table = observations.first.map { TransferTable(grid: grid, ctf: $0.ctf) }
+        for p in observations { try s.add(p, weights: weights, table: table) }
+        return s
+    }
+
+    /// The per-pixel optimum (u, v) and phase δ = atan2(v, u), with the weight √|det A|.
+    public static func perPixelPhase(_ s: EvenAberrationSums) -> (u: [Double], v: [Double], image: PhaseImage) {
+        let n = s.grid.count
+        var u = [Double](repeating: 0, count: n), v = u, phase = u, weight = u
+        for i in 0..<n {
+            let det = s.axx[i] * s.ayy[i] - s.axy[i] * s.axy[i]
+            guard det != 0, det.isFinite else { continue }
+            u[i] = (s.ayy[i] * s.bx[i] - s.axy[i] * s.by[i]) / det
+            v[i] = (s.axx[i] * s.by[i] - s.axy[i] * s.bx[i]) / det
+            phase[i] = u[i] != 0 ? atan2(v[i], u[i]) : 0
+            weight[i] = abs(det).squareRoot()
+        }
+        return (u, v, PhaseImage(grid: s.grid, phase: phase, weight: weight))
+    }
+
+    /// The fitted phase Σ c_j Z_j(M k) on the grid.
+    public static func phaseImage(_ coefficients: [Double], grid: SpectrumGrid, magMatrix: Matrix2x2, odd: Bool) -> [Double] {
+        (0..<grid.count).map { i in
+            let k = grid.frequency(ofIndex: i)
+            let q = magMatrix.apply(k.x, k.y)
+            return odd ? Zernike.oddPhase(coefficients, x: q.x, y: q.y) : Zernike.evenPhase(coefficients, x: q.x, y: q.y)
+        }
+    }
+
+    /// Fits the even Zernike terms up to radial order `order` (4 → 9 coefficients, 6 → 16).
+    public static func fit(_ s: EvenAberrationSums, order: Int = 4) throws -> ZernikeEstimate {
+        guard order >= 0, order % 2 == 0 else { throw EstimationError.underdetermined("the even order must be even (4 or 6), not \(order)") }
+        let cc = ZernikeBasis.evenCount(order: order)
+        let basis = ZernikeBasis.images(grid: s.grid, magMatrix: s.magMatrix, count: cc, odd: false)
+        let (u, v, img) = perPixelPhase(s)
+        let used = (0..<s.grid.count).filter { img.weight[$0] > 0 }
+        guard used.count > cc else {
+            throw EstimationError.underdetermined("optics group \(s.grid.opticsGroup): \(used.count) pixels with signal for \(cc) coefficients")
+        }
+        // Linear fit of the per-pixel phase.
+        var A = [[Double]](repeating: [Double](repeating: 0, count: cc), count: cc)
+        var b = [Double](repeating: 0, count: cc)
+        for i in used {
+            let w = img.weight[i]
+            for a in 0..<cc {
+                b[a] += w * basis[a][i] * img.phase[i]
+                for c in a..<cc { A[a][c] += w * basis[a][i] * basis[c][i] }
+            }
+        }
+        for a in 0..<cc { for c in 0..<a { A[a][c] = A[c][a] } }
+        guard let linear = DenseAlgebra.solve(A, b) else {
+            throw EstimationError.underdetermined("optics group \(s.grid.opticsGroup): the Zernike basis is singular on the weighted pixels")
+        }
+        // Refinement against the per-pixel quadratic forms.
+        let evaluate: ([Double]) -> (cost: Double, gradient: [Double], hessian: [[Double]]) = { c in
+            var cost = 0.0
+            var g = [Double](repeating: 0, count: cc)
+            var H = [[Double]](repeating: [Double](repeating: 0, count: cc), count: cc)
+            for i in used {
+                var phi = 0.0
+                for j in 0..<cc { phi += c[j] * basis[j][i] }
+                let cp = cos(phi), sp = sin(phi)
+                let ex = cp - u[i], ey = sp - v[i]
+                let axx = s.axx[i], axy = s.axy[i], ayy = s.ayy[i]
+                cost += axx * ex * ex + 2 * axy * ex * ey + ayy * ey * ey
+                // de/dφ = (−sin φ, cos φ).
+                let aex = axx * ex + axy * ey, aey = axy * ex + ayy * ey
+                let dphi = 2 * (-sp * aex + cp * aey)
+                let hphi = 2 * (sp * sp * axx - 2 * sp * cp * axy + cp * cp * ayy)
+                for a in 0..<cc {
+                    let za = basis[a][i]
+                    if za == 0 { continue }
+                    g[a] += dphi * za
+                    for bb in a..<cc { H[a][bb] += hphi * za * basis[bb][i] }
+                }
+            }
+            for a in 0..<cc { for bb in 0..<a { H[a][bb] = H[bb][a] } }
+            return (cost, g, H)
+        }
+        let refined = minimiseGaussNewton(start: linear, evaluate: evaluate)
+        // Residual: Σ w|y|² − Σ bᵀA⁻¹b (per-pixel optimum) + the fit's excess cost.
+        var perPixelMin = 0.0
+        for i in used { perPixelMin += u[i] * s.bx[i] + v[i] * s.by[i] }
+        let rss = max(0, s.observedEnergy - perPixelMin + refined.cost)
+        let sigma2 = rss / max(1, 2 * s.weightSum - Double(cc))
+        // Cov = σ² (JᵀAJ)⁻¹, and the Gauss–Newton matrix above is 2 JᵀAJ.
+        guard let hi = DenseAlgebra.inverse(refined.hessian) else {
+            throw EstimationError.underdetermined("optics group \(s.grid.opticsGroup): singular refinement")
+        }
+        let cov = hi.map { $0.map { 2 * sigma2 * $0 } }
+        return ZernikeEstimate(opticsGroup: s.grid.opticsGroup, particleCount: s.particleCount, order: order,
+                               linearFit: linear, delta: refined.p, standardErrors: DenseAlgebra.standardErrors(cov),
+                               covariance: cov, residualVariance: sigma2)
+    }
+}
