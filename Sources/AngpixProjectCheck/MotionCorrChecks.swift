@@ -160,7 +160,7 @@ enum MotionCorrChecks {
     }
 
     /// The findings and the plan for particle file `s`.
-    static func findings(_ s: ParticleFileSummary, paths: PathResolver) -> (findings: [Finding], plan: PolishingPlan?, checked: [String]) {
+    static func findings(_ s: ParticleFileSummary, paths: PathResolver, planDirectory: String = "PolishPlan") -> (findings: [Finding], plan: PolishingPlan?, checked: [String]) {
         guard !s.isRelion30, s.particles.has("rlnMicrographName"),
               let names = try? s.particles.strings("rlnMicrographName") else { return ([], nil, []) }
         var jobOrder: [String] = []
@@ -221,8 +221,8 @@ enum MotionCorrChecks {
         let missing = jobs.filter { $0.correctedMicrographs == nil }.map(\.job)
         let setText = sets.map { "\($0.job): \($0.particles) particles, optics group\($0.opticsGroups.count == 1 ? "" : "s") \($0.opticsGroups.joined(separator: ", ")), with \($0.correctedMicrographs ?? "(corrected_micrographs.star not found)")" }
         var action = "Polish each set on its own, with its MotionCorr job's corrected_micrographs.star, then join the shiny.star files. Make the sets with "
-        action += plan.subsetCommands(directory: "PolishPlan").map { "`\($0)`" }.joined(separator: "; ")
-        action += " (or `angpix check --star \(s.file) --write-plan PolishPlan`, which writes them and a script); after Polishing, `\(plan.joinCommand)` with the Polish jobs' numbers."
+        action += plan.subsetCommands(directory: planDirectory).map { "`\($0)`" }.joined(separator: "; ")
+        action += " (or `angpix check --star \(s.file) --write-plan \(planDirectory)`, which writes them and a script); after Polishing, `\(plan.joinCommand)` with the Polish jobs' numbers."
         if !missing.isEmpty { action = "Find the corrected_micrographs.star of \(missing.joined(separator: ", ")) (run the check from the project folder or give --project). " + action }
         out.append(Finding(.polishingPlan, missing.isEmpty ? .info : .warning, files: [s.file] + sets.compactMap(\.correctedMicrographs),
             problem: "the particles come from \(jobOrder.count) MotionCorr jobs\(sizes.count > 1 ? " and optics groups of different pixel size or box" : ""): \(setText.joined(separator: "; "))",

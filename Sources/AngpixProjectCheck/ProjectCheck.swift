@@ -32,6 +32,8 @@ public struct ProjectCheckInputs: Sendable {
     /// The final resolution (Å), to say what a pixel-size difference means there; by default the
     /// postprocess.star's rlnFinalResolution.
     public var finalResolution: Double?
+    /// The folder the Polishing plan's commands write the subsets to (`--write-plan`).
+    public var planDirectory: String = "PolishPlan"
 
     public init(star: String? = nil, reference: String? = nil, mask: String? = nil, postprocess: String? = nil,
                 openStacks: Bool = false, projectDirectory: String = ".", relion: RelionVersion? = nil,
@@ -101,7 +103,7 @@ public enum ProjectChecker {
             findings += ParticleFileChecks.findings(summary, referencePixelSize: referenceHeader?.pixelSize)
             checked.append(summary.checkedLine)
             particles = summary
-            let motion = MotionCorrChecks.findings(summary, paths: paths)
+            let motion = MotionCorrChecks.findings(summary, paths: paths, planDirectory: inputs.planDirectory)
             findings += motion.findings
             checked += motion.checked
             plan = motion.plan

@@ -98,17 +98,11 @@ struct CheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let inputs = ProjectCheckInputs(star: star, reference: reference, mask: mask, postprocess: postprocess,
+        var inputs = ProjectCheckInputs(star: star, reference: reference, mask: mask, postprocess: postprocess,
                                         openStacks: stacks, projectDirectory: project,
                                         relion: relion.flatMap(RelionVersion.init(argument:)), finalResolution: resolution)
+        if let writePlan { inputs.planDirectory = writePlan }
         let result = try ProjectChecker.check(inputs)
-        if let writePlan, let star {
-            guard let plan = result.polishingPlan else {
-                throw CoreError.invalidArgument("\(star): its particles come from one MotionCorr job and one pixel size; there is no Polishing plan to write")
-            }
-            let written = try plan.write(to: writePlan, policy: OutputPolicy(overwrite: force, inputs: [star]))
-            for w in written { printError("wrote \(w)") }
-        }
         if let report {
             let inputsUsed = [star, reference, mask, postprocess].compactMap { $0 }
             try result.htmlPage().write(to: report, policy: OutputPolicy(overwrite: force, inputs: inputsUsed))
@@ -117,6 +111,14 @@ struct CheckCommand: ParsableCommand {
             try printJSON(result)
         } else {
             print(result.text, terminator: "")
+        }
+        // After the findings, so that a plan refused for particles in no set or in two is explained.
+        if let writePlan, let star {
+            guard let plan = result.polishingPlan else {
+                throw CoreError.invalidArgument("\(star): its particles come from one MotionCorr job (or none found); there is no Polishing plan to write")
+            }
+            let written = try plan.write(to: writePlan, policy: OutputPolicy(overwrite: force, inputs: [star]))
+            for w in written { printError("wrote \(w)") }
         }
         if result.serious { throw ExitCode(1) }
     }

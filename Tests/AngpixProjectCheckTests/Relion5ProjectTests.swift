@@ -268,3 +268,31 @@ struct Relion5Project {
     let m = try #require(try mtf.check().findings(.mtfDiffersOnDetector).first)
     #expect(m.problem.contains("optics groups of one detector (original pixel size 0.520 Å at 300 kV) have different MTF files: opticsGroup1 MotionCorr/mtf_k3_300kV.star, opticsGroup2 MotionCorr/mtf_k2_300kV.star"), "\(m.problem)")
 }
+
+@Test func aMissingCorrectedMicrographsFileMakesThePlanAWarning() throws {
+    let p = Relion5Project()
+    try p.write()
+    try FileManager.default.removeItem(atPath: p.project.dir.file("MotionCorr/job005/corrected_micrographs.star"))
+    let r = try p.check()
+    let f = try #require(r.findings(.polishingPlan).first)
+    #expect(f.severity == .warning && f.action.hasPrefix("Find the corrected_micrographs.star of MotionCorr/job005"))
+    #expect(r.checked.contains("MotionCorr/job005: no corrected_micrographs.star found, gain reference MotionCorr/job005/gain.mrc"))
+    #expect(throws: (any Error).self) { try r.polishingPlan!.write(to: p.project.dir.file("Plan"), policy: OutputPolicy()) }
+}
+
+@Test func oneMotionCorrJobWithGroupsOfDifferentPixelSizeIsAWarningAndAFileWithoutVersionIsCheckedForAll() throws {
+    let p = MiniProject()
+    // MiniProject's particles are all on MotionCorr/job002/mic0…2.mrc, and its file has no RELION 5 line.
+    let star = p.star("run_data.star", groups: [TestGroup(number: 1, name: "a", pixelSize: 1.0, box: 64),
+                                                TestGroup(number: 2, name: "b", pixelSize: 1.1, box: 60)],
+                      particles: [(1, "1@s.mrcs"), (2, "2@s.mrcs"), (1, "3@s.mrcs")])
+    p.dir.write("MotionCorr/job002/corrected_micrographs.star", "data_micrographs\n\nloop_\n_rlnMicrographName #1\n" + (0..<3).map { "MotionCorr/job002/mic\($0).mrc\n" }.joined())
+    let r = try ProjectChecker.check(ProjectCheckInputs(star: star, projectDirectory: p.root))
+    let f = try #require(r.findings(.polishingPlan).first)
+    #expect(f.severity == .warning && f.problem.hasPrefix("the particles come from one MotionCorr job (MotionCorr/job002) but from optics groups of different pixel size or box"))
+    #expect(r.polishingPlan == nil)
+    #expect(r.checked.last == "for RELION 3.1 and 4 (\(star) starts with `# version 30001`; --relion to choose)")
+    let bare = p.dir.write("bare.star", try String(contentsOfFile: star, encoding: .utf8).replacingOccurrences(of: "# version 30001\n", with: ""))
+    let all = try ProjectChecker.check(ProjectCheckInputs(star: bare, projectDirectory: p.root))
+    #expect(all.checked.last == "for RELION 3.1, 4 and 5 (no `# version` line tells which; --relion to choose)")
+}
