@@ -24,11 +24,14 @@ public struct TraceGroupInput: Sendable, Equatable {
     public var pixelSize: Double
     /// rlnMagMat00…11, nil if absent.
     public var magMatrix: Matrix2x2?
-    public init(number: Int, name: String, pixelSize: Double, magMatrix: Matrix2x2? = nil) {
+    /// rlnImageSize (pixels), nil if unknown: RELION 5 windows a resized reference to the first group's.
+    public var imageSize: Int?
+    public init(number: Int, name: String, pixelSize: Double, magMatrix: Matrix2x2? = nil, imageSize: Int? = nil) {
         self.number = number
         self.name = name
         self.pixelSize = pixelSize
         self.magMatrix = magMatrix
+        self.imageSize = imageSize
     }
 }
 
@@ -64,8 +67,15 @@ public struct TracedGroup: Sendable, Codable, Equatable {
 
 /// The trace of all groups and the reconstruction.
 public struct OpticsTraceResult: Sendable, Codable, Equatable {
-    /// The reference's header pixel size H (= the output map's header pixel size).
+    /// The pixel size H relion_refine works at (= the output map's header pixel size): the
+    /// reference's header pixel size, or with RELION 5 the one its resizing reaches.
     public var referencePixelSize: Double
+    /// The RELION release whose relion_refine is followed.
+    public var relion: RelionVersion
+    /// The header pixel size of the reference as given (Å).
+    public var referenceHeaderPixelSize: Double
+    /// RELION 5 only: how the reference is resized to the first optics group.
+    public var referenceResize: ReferenceResize?
     public var groups: [TracedGroup]
     /// With an anchor: the true pixel size of the reconstruction.
     public var mapTruePixelSize: Double?
@@ -79,12 +89,28 @@ public struct OpticsTraceResult: Sendable, Codable, Equatable {
 /// The trace itself.
 public enum OpticsTrace {
     /// Follows relion_refine's rescaling and CtfRefine's magnification for every group.
-    public static func trace(groups: [TraceGroupInput], referencePixelSize H: Double, anchor: TraceAnchor,
+    /// `relion` chooses the release (RELION 5 first resizes the reference, see `ReferenceResize`;
+    /// `referenceBox` is then the reference's box, by default the first group's rlnImageSize).
+    public static func trace(groups: [TraceGroupInput], referencePixelSize headerPixelSize: Double, anchor: TraceAnchor,
+                             relion: RelionVersion = .v3_1, referenceBox: Int? = nil,
                              file: String = "<input>") throws -> OpticsTraceResult {
-        guard H.isFinite, H > 0 else {
-            throw OpticsError.invalidParameter("reference pixel size", H, "must be positive (Å)")
+        guard headerPixelSize.isFinite, headerPixelSize > 0 else {
+            throw OpticsError.invalidParameter("reference pixel size", headerPixelSize, "must be positive (Å)")
         }
         guard !groups.isEmpty else { throw OpticsError.input(file: file, reason: "no optics groups") }
+        var resize: ReferenceResize? = nil
+        if relion.resizesReference {
+            let first = groups[0]
+            guard let groupBox = first.imageSize ?? referenceBox, groupBox > 0 else {
+                throw OpticsError.input(file: file, reason: "RELION 5 resizes the reference to the first optics group's box, but group \(first.number) has no rlnImageSize; give the reference's box")
+            }
+            guard first.pixelSize.isFinite, first.pixelSize > 0 else {
+                throw OpticsError.group(file: file, group: first.number, reason: "rlnImagePixelSize = \(formatSignificant(first.pixelSize)) is not positive")
+            }
+            resize = try ReferenceResize(referenceBox: referenceBox ?? groupBox, referencePixelSize: headerPixelSize,
+                                         firstGroupPixelSize: first.pixelSize, firstGroupBox: groupBox)
+        }
+        let H = resize?.reachedPixelSize ?? headerPixelSize
         var seen = Set<Int>()
         for g in groups {
             guard seen.insert(g.number).inserted else {
@@ -129,7 +155,16 @@ public enum OpticsTrace {
         }
         var warnings: [String] = []
         let hasMag = groups.allSatisfy { $0.magMatrix != nil }
-        if !groups.contains(where: { abs($0.pixelSize - H) <= 1e-4 * H }) {
+        if let r = resize, r.resized {
+            var w = "RELION 5 resizes the reference from box \(r.referenceBox) at \(formatSignificant(r.referencePixelSize)) Å/px to box \(r.resampledBox) "
+                + "(ROUND(\(r.referenceBox) × \(formatSignificant(r.referencePixelSize)) / \(formatSignificant(r.firstGroupPixelSize))) made even), "
+                + "which is \(formatSignificant(r.reachedPixelSize, digits: 6)) Å/px, and windows it to box \(r.finalBox): the refinement and its output map are at \(formatSignificant(r.reachedPixelSize, digits: 6)) Å/px"
+            if r.missesFirstGroup {
+                w += ", not the first optics group's \(formatSignificant(r.firstGroupPixelSize)) Å/px (\(formatFixed(100 * r.relativeDifference, decimals: 3)) %); "
+                    + "a reference at \(formatSignificant(r.firstGroupPixelSize)) Å/px and box \(r.firstGroupBox) avoids this"
+            }
+            warnings.append(w)
+        } else if !groups.contains(where: { abs($0.pixelSize - H) <= 1e-4 * H }) {
             let p = groups[0].pixelSize
             warnings.append("the reference's pixel size \(formatSignificant(H)) Å/px matches no optics group's nominal pixel size "
                 + "(\(groups.map { formatSignificant($0.pixelSize) }.joined(separator: ", ")) Å/px). If the reference came from a PostProcess "
@@ -143,7 +178,8 @@ public enum OpticsTrace {
         for g in traced where g.anisotropy > 1.005 {
             warnings.append("optics group \(g.opticsGroup): anisotropic magnification \(formatFixed((g.anisotropy - 1) * 100, decimals: 2)) %; the pixel sizes given are the isotropic mean")
         }
-        return OpticsTraceResult(referencePixelSize: H, groups: traced, mapTruePixelSize: tMap, anchor: anchorText,
+        return OpticsTraceResult(referencePixelSize: H, relion: relion, referenceHeaderPixelSize: headerPixelSize,
+                                 referenceResize: resize, groups: traced, mapTruePixelSize: tMap, anchor: anchorText,
                                  hasMagnification: hasMag, warnings: warnings)
     }
 

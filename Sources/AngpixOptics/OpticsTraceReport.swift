@@ -16,7 +16,7 @@ public struct OpticsTraceReport: Encodable {
     /// The document of trace `r`.
     public init(_ r: OpticsTraceResult) {
         result = r
-        var s = ["relion_refine rescales each optics group to the reference's pixel size \(r.referencePixelSize) Å/px; CtfRefine's rlnMagMat records what is left."]
+        var s = [r.opening.replacingOccurrences(of: "\n", with: " ")]
         if let t = r.mapTruePixelSize { s.append("The reconstruction is truly at \(formatFixed(t, decimals: 4)) Å/px (\(r.anchor ?? "")).") }
         s += r.warnings
         summary = s
@@ -39,11 +39,22 @@ public struct OpticsTraceReport: Encodable {
 }
 
 extension OpticsTraceResult {
+    /// The first lines of the text: which release is followed and the pixel size H it works at.
+    var opening: String {
+        var o = "Following relion_refine of \(relion.name)"
+        if let z = referenceResize, z.resized {
+            o += ": the reference (box \(z.referenceBox), \(formatSignificant(z.referencePixelSize)) Å/px) is resized to box \(z.resampledBox), "
+                + "\(formatFixed(z.reachedPixelSize, decimals: 5)) Å/px, windowed to \(z.finalBox);\nevery optics group is rescaled to \(formatFixed(referencePixelSize, decimals: 5)) Å/px;\n"
+        } else {
+            o += ": every optics group is rescaled to the reference's pixel size \(formatFixed(referencePixelSize, decimals: 4, missing: "-")) Å/px;\n"
+        }
+        return o + "CtfRefine's rlnMagMat records what is left.\n"
+    }
+
     /// The trace as text for a terminal: the optics-group table and how the reconstruction is anchored.
     public var text: String {
         let r = self
-        var o = "relion_refine rescales every optics group to the reference's pixel size \(formatFixed(r.referencePixelSize, decimals: 4, missing: "-")) Å/px;\n"
-        o += "CtfRefine's rlnMagMat records what is left.\n"
+        var o = r.opening
         var header = ["group", "name", "nominal (Å/px)", "refine scale", "rlnMagMat scale", "nominal/mag"]
         let anchored = r.mapTruePixelSize != nil
         if anchored { header += ["true (Å/px)", "true after rescaling"] }

@@ -12,7 +12,8 @@ extension Matrix2x2 {
 extension TraceGroupInput {
     /// The trace input of one data_optics row.
     public init(_ g: OpticsGroup) {
-        self.init(number: g.number, name: g.name, pixelSize: g.imagePixelSize, magMatrix: g.magMatrix.map(Matrix2x2.init))
+        self.init(number: g.number, name: g.name, pixelSize: g.imagePixelSize, magMatrix: g.magMatrix.map(Matrix2x2.init),
+                  imageSize: g.imageSize > 0 ? g.imageSize : nil)
     }
 }
 

@@ -2,7 +2,10 @@
 // What `angpix check` reports: findings about pixel-size traps in a RELION project, each with a
 // severity, the files involved, what is wrong, why it matters and what to do. The traps are the
 // ones of RELION's "Pixel size issues" page (RELION wiki,
-// https://www3.mrc-lmb.cam.ac.uk/relion/index.php/Pixel_size_issues).
+// https://www3.mrc-lmb.cam.ac.uk/relion/index.php/Pixel_size_issues), and those RELION 4 and 5
+// users meet since; each finding names the RELION releases it applies to.
+
+import AngpixOptics
 
 /// How serious a finding is. `error`: the project will give wrong results as it stands (the check
 /// exits with status 1); `warning`: probably a mistake, or a number the user must look at;
@@ -58,6 +61,19 @@ public enum FindingCode: String, Sendable, Codable, CaseIterable {
     case halfMapMissing = "half-map-missing"
     /// A value of data_optics that RELION refuses (not a number, a pixel size or box ≤ 0, …).
     case invalidOpticsValue = "invalid-optics-value"
+    /// RELION 5 resizes the reference to the first optics group and reaches another pixel size.
+    case referenceResize = "reference-resize"
+    /// The particles come from several MotionCorr jobs or optics groups of different pixel size
+    /// or box: Polishing must run per job (the plan).
+    case polishingPlan = "polishing-plan"
+    /// Particles whose micrograph is listed in none, or more than one, of the plan's MotionCorr files.
+    case polishingSubsets = "polishing-subsets"
+    /// A gain reference whose header pixel size is neither the movies' nor the micrographs'.
+    case gainReferencePixelSize = "gain-reference-pixel-size"
+    /// The micrograph pixel size over rlnMicrographOriginalPixelSize is not a plausible binning.
+    case implausibleBinning = "implausible-binning"
+    /// Optics groups of one detector (same original pixel size and voltage) with different MTF files.
+    case mtfDiffersOnDetector = "mtf-differs-on-detector"
 }
 
 /// One problem (or one notable fact) found in a project's files.
@@ -75,9 +91,11 @@ public struct Finding: Sendable, Codable, Equatable {
     public var action: String
     /// The numbers behind the finding, by name (pixel sizes in Å, boxes in pixels, …).
     public var values: [String: Double]
+    /// The RELION releases the finding applies to.
+    public var relion: [RelionVersion]
 
     public init(_ code: FindingCode, _ severity: Severity, files: [String], problem: String, why: String,
-                action: String, values: [String: Double] = [:]) {
+                action: String, values: [String: Double] = [:], relion: [RelionVersion] = RelionVersion.allCases) {
         self.code = code
         self.severity = severity
         self.files = files
@@ -85,6 +103,18 @@ public struct Finding: Sendable, Codable, Equatable {
         self.why = why
         self.action = action
         self.values = values
+        self.relion = relion
+    }
+
+    enum CodingKeys: String, CodingKey { case code, severity, files, problem, why, action, values, relion }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(try c.decode(FindingCode.self, forKey: .code), try c.decode(Severity.self, forKey: .severity),
+                  files: try c.decode([String].self, forKey: .files), problem: try c.decode(String.self, forKey: .problem),
+                  why: try c.decode(String.self, forKey: .why), action: try c.decode(String.self, forKey: .action),
+                  values: try c.decodeIfPresent([String: Double].self, forKey: .values) ?? [:],
+                  relion: try c.decodeIfPresent([RelionVersion].self, forKey: .relion) ?? RelionVersion.allCases)
     }
 }
 
@@ -94,6 +124,8 @@ public struct ProjectCheckReport: Sendable, Codable, Equatable {
     public var findings: [Finding]
     /// One line per thing that was checked ("run_data.star: 2 optics groups, 3000 particles").
     public var checked: [String]
+    /// The Polishing plan, when the particles come from several MotionCorr jobs.
+    public var polishingPlan: PolishingPlan?
     /// Whether anything serious (an error) was found: `angpix check` then exits with status 1.
     public var serious: Bool { findings.contains { $0.severity == .error } }
 
@@ -110,18 +142,20 @@ public struct ProjectCheckReport: Sendable, Codable, Equatable {
     /// The findings of one kind.
     public func findings(_ code: FindingCode) -> [Finding] { findings.filter { $0.code == code } }
 
-    enum CodingKeys: String, CodingKey { case findings, checked, serious }
+    enum CodingKeys: String, CodingKey { case findings, checked, serious, polishingPlan }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(findings, forKey: .findings)
         try c.encode(checked, forKey: .checked)
         try c.encode(serious, forKey: .serious)
+        try c.encodeIfPresent(polishingPlan, forKey: .polishingPlan)
     }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init(findings: try c.decode([Finding].self, forKey: .findings),
                   checked: try c.decode([String].self, forKey: .checked))
+        polishingPlan = try c.decodeIfPresent(PolishingPlan.self, forKey: .polishingPlan)
     }
 }

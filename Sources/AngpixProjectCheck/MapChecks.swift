@@ -8,14 +8,82 @@ import AngpixCore
 import Foundation
 import AngpixSTAR
 import AngpixMRC
+import AngpixOptics
 
 enum MapChecks {
     static func describe(_ h: MRCHeader) -> String {
         "\(h.nx)×\(h.ny)×\(h.nz) at \(px(h.pixelSize)) Å/px"
     }
 
+    /// The reference's findings for the RELION releases in `versions`: 3.1 and 4 rescale the
+    /// particles to the reference (below), 5 resizes the reference (`relion5Resize`).
     static func referenceFindings(reference: String, header: MRCHeader, particles: ParticleFileSummary,
-                                  postprocess: PostprocessSummary?) -> [Finding] {
+                                  postprocess: PostprocessSummary?, versions: [RelionVersion],
+                                  finalResolution: Double?) -> [Finding] {
+        var out: [Finding] = []
+        if versions.contains(where: { !$0.resizesReference }) {
+            out += referenceFindings31(reference: reference, header: header, particles: particles, postprocess: postprocess)
+                .map { var f = $0; f.relion = [.v3_1, .v4]; return f }
+        }
+        if versions.contains(.v5) {
+            out += relion5Resize(reference: reference, header: header, particles: particles, finalResolution: finalResolution)
+        }
+        return out
+    }
+
+    /// RELION 5 resamples a reference at another pixel size than the first optics group's to the
+    /// first group's, reaching box × p_ref / new box (Optics module, `ReferenceResize`).
+    static func relion5Resize(reference: String, header: MRCHeader, particles: ParticleFileSummary,
+                              finalResolution: Double?) -> [Finding] {
+        guard let first = particles.groups.first, first.imagePixelSize > 0, first.imageSize > 0, header.pixelSize > 0,
+              header.nx == header.ny,
+              let r = try? ReferenceResize(referenceBox: header.nx, referencePixelSize: header.pixelSize,
+                                           firstGroupPixelSize: first.imagePixelSize, firstGroupBox: first.imageSize),
+              r.resized, abs(r.referencePixelSize - r.firstGroupPixelSize) > ReferenceResize.toleranceAngstrom else { return [] }
+        let files = [reference, particles.file]
+        let p1 = px(first.imagePixelSize)
+        let reached = formatFixed(r.reachedPixelSize, decimals: 5)
+        let rounding = "ROUND(\(r.referenceBox) × \(px(r.referencePixelSize)) / \(p1)) = \(Int((Double(r.referenceBox) * r.referencePixelSize / r.firstGroupPixelSize).rounded(.toNearestOrAwayFromZero)))"
+        var values: [String: Double] = ["referencePixelSize": r.referencePixelSize, "firstGroupPixelSize": r.firstGroupPixelSize,
+                                        "reachedPixelSize": r.reachedPixelSize, "resampledBox": Double(r.resampledBox)]
+        // A reference at a pixel size corrected in PostProcess: RELION 5 does not fall into the
+        // 0.98 → 0.96 trap, but the resized reference is off the particles' nominal scale.
+        var corrected = ""
+        if !particles.groups.contains(where: { samePixelSize($0.imagePixelSize, r.referencePixelSize) }) {
+            corrected = " If \(px(r.referencePixelSize)) Å/px is a pixel size corrected in PostProcess, the resized reference is \(formatFixed(100 * abs(r.referencePixelSize / r.firstGroupPixelSize - 1), decimals: 1)) % off the particles' nominal scale at the start of the refinement (the output stays at the particles' scale: RELION 5 does not repeat the 0.98 → 0.96 error of 3.1 and 4); a reference at the nominal pixel size is still the right one."
+        }
+        guard r.missesFirstGroup else {
+            return [Finding(.referenceResize, .info, files: files,
+                problem: "RELION 5 will resize \(reference) (box \(r.referenceBox), \(px(r.referencePixelSize)) Å/px) to box \(r.resampledBox) at \(reached) Å/px, the first optics group's \(p1) Å/px within RELION's 0.001 Å, and window it to box \(r.finalBox)",
+                why: "relion_refine of RELION 5 (\"Resize reference if needed?\" Yes, --trust_ref_size) resamples the reference to the first group's pixel size; RELION 3.1 and 4 would instead rescale the particles to the reference." + corrected,
+                action: "Nothing needed.", values: values, relion: [.v5])]
+        }
+        let pct = formatFixed(100 * abs(r.relativeDifference), decimals: 3)
+        var problem = "RELION 5 will resize \(reference) (box \(r.referenceBox), \(px(r.referencePixelSize)) Å/px) to box \(r.resampledBox) (\(rounding), made even), which is \(reached) Å/px, not the first optics group's \(p1) Å/px: \(formatFixed(abs(r.differenceAngstrom), decimals: 5)) Å (\(pct) %) off"
+        if let d = finalResolution, d > 0 {
+            let shift = d * abs(r.relativeDifference)
+            problem += "; at the final resolution of \(formatFixed(d, decimals: 2)) Å that is \(formatFixed(shift, decimals: 4)) Å (\(pct) %)"
+            values["finalResolution"] = d
+            values["resolutionDifference"] = shift
+        }
+        values["relativeDifference"] = r.relativeDifference
+        let why = "relion_refine of RELION 5 (\"Resize reference if needed?\" Yes, --trust_ref_size) resamples the reference towards the first group's pixel size but keeps its box even, so it reaches box × p_ref / new box = \(r.referenceBox) × \(px(r.referencePixelSize)) / \(r.resampledBox). That becomes the pixel size of the whole refinement: every group's particles are rescaled to \(reached) Å/px and the output map's header says \(reached). Taken for a \(p1) Å/px map (to compare, subtract or fit a model in it, or as the next reference, which is resized again), its distances and resolutions are \(pct) % off. RELION 3.1 and 4 keep the reference and rescale the particles instead." + corrected
+        var action: String
+        let base = ((reference as NSString).lastPathComponent as NSString).deletingPathExtension
+        if let e = r.exactBox {
+            let padded = "\(base)_box\(e.box).mrc"
+            action = "Refine against a reference at the first group's pixel size and box, which RELION 5 uses as it is: pad or crop \(reference) to \(e.box) px, whose resampling to \(p1) Å/px is exact (\(e.box) × \(px(r.referencePixelSize)) / \(p1) = \(e.resampledBox)), then rescale and window it: `angpix map rescale \(reference) --box \(e.box) -o \(padded)` and `angpix map rescale \(padded) --angpix \(p1) --box \(r.finalBox) -o \(base)_\(p1).mrc`."
+            values["exactBox"] = Double(e.box)
+        } else {
+            action = "Refine against a reference at the first group's pixel size and box: `angpix map rescale \(reference) --angpix \(p1) --box \(r.finalBox) -o \(base)_\(p1).mrc` prints the pixel size it reaches; choose a box for which it is \(p1)."
+        }
+        action += " Do the same for the mask."
+        return [Finding(.referenceResize, .warning, files: files, problem: problem, why: why, action: action,
+                        values: values, relion: [.v5])]
+    }
+
+    static func referenceFindings31(reference: String, header: MRCHeader, particles: ParticleFileSummary,
+                                    postprocess: PostprocessSummary?) -> [Finding] {
         let h = header.pixelSize
         let groups = particles.groups
         guard let first = groups.first else { return [] }

@@ -9,6 +9,7 @@ import Foundation
 import AngpixCore
 import AngpixSTAR
 import AngpixMRC
+import AngpixOptics
 
 /// What to check. Paths inside STAR files (stacks, half maps) are relative to the project folder.
 public struct ProjectCheckInputs: Sendable {
@@ -25,15 +26,35 @@ public struct ProjectCheckInputs: Sendable {
     /// The RELION project folder (where the paths in the STAR files start). When a path is not
     /// found there, the folders above the STAR file are tried (a job's output sits two levels down).
     public var projectDirectory: String
+    /// The RELION release the project is run with; nil: read from the particle file's
+    /// `# version` line (50001: RELION 5; 30001: 3.1 or 4), else all three.
+    public var relion: RelionVersion?
+    /// The final resolution (Å), to say what a pixel-size difference means there; by default the
+    /// postprocess.star's rlnFinalResolution.
+    public var finalResolution: Double?
+    /// The folder the Polishing plan's commands write the subsets to (`--write-plan`).
+    public var planDirectory: String = "PolishPlan"
 
     public init(star: String? = nil, reference: String? = nil, mask: String? = nil, postprocess: String? = nil,
-                openStacks: Bool = false, projectDirectory: String = ".") {
+                openStacks: Bool = false, projectDirectory: String = ".", relion: RelionVersion? = nil,
+                finalResolution: Double? = nil) {
         self.star = star
         self.reference = reference
         self.mask = mask
         self.postprocess = postprocess
         self.openStacks = openStacks
         self.projectDirectory = projectDirectory
+        self.relion = relion
+        self.finalResolution = finalResolution
+    }
+
+    /// The releases the check is for, and a line saying why.
+    public func versions() -> (versions: [RelionVersion], reason: String) {
+        if let relion { return ([relion], "\(relion.name) (--relion)") }
+        if let star, let n = STARVersionLine.read(path: star), let v = RelionVersion.writers(ofSTARVersion: n) {
+            return (v, "\(RelionVersion.names(v)) (\(star) starts with `# version \(n)`; --relion to choose)")
+        }
+        return (RelionVersion.allCases, "\(RelionVersion.names(RelionVersion.allCases)) (no `# version` line tells which; --relion to choose)")
     }
 }
 
@@ -71,15 +92,21 @@ public enum ProjectChecker {
         if inputs.openStacks && inputs.star == nil { throw ProjectCheckError.stacksNeedStar }
         var findings: [Finding] = []
         var checked: [String] = []
+        let (versions, versionLine) = inputs.versions()
         let paths = PathResolver(projectDirectory: inputs.projectDirectory, nearFiles: [inputs.star, inputs.postprocess].compactMap { $0 })
 
         let referenceHeader = try inputs.reference.map { try MRCFile.readHeader(path: $0) }
         var particles: ParticleFileSummary? = nil
+        var plan: PolishingPlan? = nil
         if let star = inputs.star {
             let summary = try ParticleFileChecks.read(star)
             findings += ParticleFileChecks.findings(summary, referencePixelSize: referenceHeader?.pixelSize)
             checked.append(summary.checkedLine)
             particles = summary
+            let motion = MotionCorrChecks.findings(summary, paths: paths, planDirectory: inputs.planDirectory)
+            findings += motion.findings
+            checked += motion.checked
+            plan = motion.plan
             if inputs.openStacks {
                 let result = try StackChecks.findings(summary, paths: paths)
                 findings += result.findings
@@ -96,7 +123,8 @@ public enum ProjectChecker {
         if let ref = inputs.reference, let header = referenceHeader {
             checked.append("\(ref): \(MapChecks.describe(header))")
             if let particles {
-                findings += MapChecks.referenceFindings(reference: ref, header: header, particles: particles, postprocess: postprocess)
+                findings += MapChecks.referenceFindings(reference: ref, header: header, particles: particles, postprocess: postprocess,
+                                                        versions: versions, finalResolution: inputs.finalResolution ?? postprocess?.finalResolution)
             }
         }
         if let mask = inputs.mask {
@@ -110,7 +138,11 @@ public enum ProjectChecker {
                 findings += MapChecks.maskFindings(mask: mask, header: header, reference: postprocess.half1 ?? "half map 1", referenceHeader: half)
             }
         }
-        return ProjectCheckReport(findings: findings, checked: checked)
+        findings = findings.filter { !Set($0.relion).isDisjoint(with: versions) }
+        checked.append("for \(versionLine)")
+        var report = ProjectCheckReport(findings: findings, checked: checked)
+        report.polishingPlan = plan
+        return report
     }
 }
 

@@ -6,6 +6,7 @@
 import Foundation
 import AngpixCore
 import AngpixReport
+import AngpixOptics
 
 extension ProjectCheckReport {
     /// The findings as text for a terminal, ending with a count of errors, warnings and notes.
@@ -18,6 +19,7 @@ extension ProjectCheckReport {
             out += wrapWords(f.files.joined(separator: ", "), prefix: "  files: ", indent: "         ")
             out += wrapWords(f.why, prefix: "  why:   ", indent: "         ")
             out += wrapWords(f.action, prefix: "  do:    ", indent: "         ")
+            out += "  for:   \(RelionVersion.names(f.relion))\n"
             out += "\n"
         }
         let e = count(.error), w = count(.warning), i = count(.info)

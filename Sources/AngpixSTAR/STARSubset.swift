@@ -18,13 +18,19 @@ public struct STARSubsetResult: Sendable {
     public var matchedMicrographs: Int
     /// Listed micrographs without any particle, in listing order.
     public var micrographsWithoutParticles: [String]
+    /// With `onlyUsedOpticsGroups`: the optics groups kept, old number → new number.
+    public var opticsGroupNumbers: [Int: Int] = [:]
 }
 
 /// Particle selection by micrograph.
 public enum STARSubset {
     /// Keeps the particles of `particles` whose rlnMicrographName is listed in `micrographs`.
+    /// With `onlyUsedOpticsGroups`, the optics table keeps only the groups of the kept particles,
+    /// renumbered 1…n in their order (RELION numbers groups 1…n, and Polishing's parameter
+    /// estimation refuses an optics table whose groups differ in pixel size or box).
     public static func byMicrographs(particles: STARDocument, particlesFile: String,
-                                     micrographs: STARDocument, micrographsFile: String) throws -> STARSubsetResult {
+                                     micrographs: STARDocument, micrographsFile: String,
+                                     onlyUsedOpticsGroups: Bool = false) throws -> STARSubsetResult {
         let table: STARBlock
         if particles.block("optics") != nil {
             table = try RelionParticleFile(document: particles, file: particlesFile).particles
@@ -58,10 +64,25 @@ public enum STARSubset {
             if let i = index[m] { counts[i] += 1; keep.append(r) }
         }
         let selected = table.selectingRows(keep)
-        let blocks = particles.blocks.map { $0 === table ? selected : $0 }
+        var optics = particles.block("optics")
+        var numbers: [Int: Int] = [:]
+        if onlyUsedOpticsGroups, let o = optics, o.has("rlnOpticsGroup"), selected.has("rlnOpticsGroup") {
+            let used = Set(try selected.ints("rlnOpticsGroup"))
+            let groupNumbers = try o.ints("rlnOpticsGroup")
+            let rows = groupNumbers.indices.filter { used.contains(groupNumbers[$0]) }
+            for (k, r) in rows.enumerated() { numbers[groupNumbers[r]] = k + 1 }
+            let kept = o.selectingRows(rows)
+            kept.setColumn("rlnOpticsGroup", rows.indices.map { String($0 + 1) })
+            selected.replaceValues(in: "rlnOpticsGroup", mapping: Dictionary(uniqueKeysWithValues: numbers.map { (String($0.key), String($0.value)) }))
+            optics = kept
+        }
+        let original = particles.block("optics")
+        let blocks = particles.blocks.map { $0 === table ? selected : ($0 === original ? optics! : $0) }
         let document = STARDocument(blocks: blocks)
-        return STARSubsetResult(document: document, totalParticles: table.rowCount, keptParticles: keep.count,
-                                listedMicrographs: listed.count, matchedMicrographs: counts.filter { $0 > 0 }.count,
-                                micrographsWithoutParticles: listed.indices.filter { counts[$0] == 0 }.map { listed[$0] })
+        var result = STARSubsetResult(document: document, totalParticles: table.rowCount, keptParticles: keep.count,
+                                      listedMicrographs: listed.count, matchedMicrographs: counts.filter { $0 > 0 }.count,
+                                      micrographsWithoutParticles: listed.indices.filter { counts[$0] == 0 }.map { listed[$0] })
+        result.opticsGroupNumbers = numbers
+        return result
     }
 }

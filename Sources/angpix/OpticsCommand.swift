@@ -29,9 +29,17 @@ struct OpticsTraceCommand: ParsableCommand {
         size of every group and of the map. It warns when H matches no group's nominal pixel size \
         (a reference from a PostProcess with a corrected pixel size: the 0.98 → 0.96 trap).
 
+        --relion chooses the release followed. RELION 3.1 and 4 rescale the particles to the
+        reference (with --trust_ref_size). RELION 5 resizes a reference whose pixel size differs
+        from the first optics group's by more than 0.001 Å: new box ROUND(box × H / p_1) made
+        even, so H becomes box × H / new box (not always p_1); the trace then works at that pixel
+        size. Default: 5 when the file starts with RELION 5's `# version 50001`, else 3.1 (the
+        first line of the output names it).
+
         Example:
           angpix optics trace Refine3D/job020/run_data.star --reference-angpix 1.00 --trusted-group 1=1.00
           angpix optics trace particles.star --reference-angpix 1.00 --trusted-map 0.99 --json
+          angpix optics trace run_data.star --reference-angpix 1.25 --reference-box 300 --relion 5
         """
     )
 
@@ -39,9 +47,17 @@ struct OpticsTraceCommand: ParsableCommand {
     @Option(name: .customLong("reference-angpix"), help: "The header pixel size of the reference given to relion_refine, Å.") var referenceAngpix: Double
     @Option(name: .customLong("trusted-group"), help: "G=PX: optics group G is truly at PX Å/px.") var trustedGroup: String?
     @Option(name: .customLong("trusted-map"), help: "The reconstruction is truly at PX Å/px.") var trustedMap: Double?
+    @Option(help: "The RELION release whose relion_refine to follow: 3.1, 4 or 5 (default: 5 for a file written by RELION 5, else 3.1).") var relion: String?
+    @Option(name: .customLong("reference-box"), help: "The reference's box (pixels), for RELION 5's resizing (default: the first optics group's rlnImageSize).") var referenceBox: Int?
     @Flag(help: "Print the result as JSON.") var json = false
 
     func validate() throws {
+        if let relion, RelionVersion(argument: relion) == nil {
+            throw ValidationError("--relion \(relion): expected 3.1, 4 or 5")
+        }
+        if let referenceBox, referenceBox < 2 {
+            throw ValidationError("--reference-box \(referenceBox): must be at least 2 pixels")
+        }
         if trustedGroup != nil && trustedMap != nil {
             throw ValidationError("give either --trusted-group or --trusted-map, not both")
         }
@@ -65,8 +81,10 @@ struct OpticsTraceCommand: ParsableCommand {
         let doc = try STARDocument(path: star)
         guard let block = doc.block("optics") else { throw OpticsError.missingBlock(file: star, block: "optics") }
         let table = try OpticsTable(block: block, file: star)
+        let version = relion.flatMap(RelionVersion.init(argument:))
+            ?? (STARVersionLine.read(path: star).flatMap(RelionVersion.writers(ofSTARVersion:)).flatMap(\.last) == .v5 ? .v5 : .v3_1)
         let result = try OpticsTrace.trace(groups: table.groups.map(TraceGroupInput.init), referencePixelSize: referenceAngpix,
-                                           anchor: anchor, file: star)
+                                           anchor: anchor, relion: version, referenceBox: referenceBox, file: star)
         for w in result.warnings { warn(w) }
         if json {
             try printJSON(OpticsTraceReport(result))

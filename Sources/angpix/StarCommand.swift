@@ -142,7 +142,10 @@ struct StarSubsetCommand: ParsableCommand {
         For Bayesian Polishing of a combined dataset, one MotionCorr job at a time (RELION's \
         "Pixel size issues" page): keeps the particles whose rlnMicrographName is listed in the \
         given corrected_micrographs.star, and reports how many particles and micrographs matched \
-        and which listed micrographs have no particles.
+        and which listed micrographs have no particles. --only-used-groups keeps only the optics \
+        groups of the kept particles, renumbered from 1: Polishing refuses to estimate its \
+        parameters for an optics table whose groups differ in pixel size or box (`angpix check` \
+        prints the whole plan).
 
         Example:
           angpix star subset Refine3D/job020/run_data.star --micrographs MotionCorr/job002/corrected_micrographs.star -o polish_set1.star
@@ -152,6 +155,7 @@ struct StarSubsetCommand: ParsableCommand {
     @Argument(help: "The particle STAR file.") var input: String
     @Option(help: "A STAR file listing micrographs (rlnMicrographName), e.g. corrected_micrographs.star.") var micrographs: String
     @Option(name: .shortAndLong, help: "The subset STAR file.") var output: String
+    @Flag(name: .customLong("only-used-groups"), help: "Keep only the optics groups of the kept particles, renumbered 1…n.") var onlyUsedGroups = false
     @Flag(help: "Overwrite the output if it exists.") var force = false
     @Flag(help: "Print the result as JSON.") var json = false
 
@@ -165,7 +169,8 @@ struct StarSubsetCommand: ParsableCommand {
         try policy.check(output)
         let particles = try STARDocument(path: input)
         let list = try STARDocument(path: micrographs)
-        let r = try STARSubset.byMicrographs(particles: particles, particlesFile: input, micrographs: list, micrographsFile: micrographs)
+        let r = try STARSubset.byMicrographs(particles: particles, particlesFile: input, micrographs: list, micrographsFile: micrographs,
+                                         onlyUsedOpticsGroups: onlyUsedGroups)
         if r.keptParticles == 0 {
             throw CoreError.invalidArgument("\(input): none of the \(r.totalParticles) particles is on a micrograph listed in \(micrographs); nothing written")
         }

@@ -9,7 +9,7 @@ import AngpixOptics
 @Test func opticsTraceTextAndReportListTheGroups() throws {
     let r = try OpticsTrace.trace(groups: traceGroups, referencePixelSize: 1.00, anchor: .group(1, 1.00))
     let lines = r.text.split(separator: "\n").map(String.init)
-    #expect(lines[0] == "relion_refine rescales every optics group to the reference's pixel size 1.0000 Å/px;")
+    #expect(lines[0] == "Following relion_refine of RELION 3.1: every optics group is rescaled to the reference's pixel size 1.0000 Å/px;")
     #expect(lines.contains { $0.hasPrefix("2 ") && $0.contains("dataset2") && $0.contains("0.9500") })
     #expect(lines.contains { $0.hasPrefix("Reconstruction: header 1.0000 Å/px, truly 0.9900 Å/px") })
     let report = OpticsTraceReport(r)
