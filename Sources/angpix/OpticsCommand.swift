@@ -29,11 +29,11 @@ struct OpticsTraceCommand: ParsableCommand {
         size of every group and of the map. It warns when H matches no group's nominal pixel size \
         (a reference from a PostProcess with a corrected pixel size: the 0.98 → 0.96 trap).
 
-        --relion chooses the release followed. RELION 3.1 and 4 rescale the particles to the
-        reference (with --trust_ref_size). RELION 5 resizes a reference whose pixel size differs
-        from the first optics group's by more than 0.001 Å: new box ROUND(box × H / p_1) made
-        even, so H becomes box × H / new box (not always p_1); the trace then works at that pixel
-        size. Default: 5 when the file starts with RELION 5's `# version 50001`, else 3.1 (the
+        --relion chooses the release followed. RELION 3.1 and 4 rescale the particles to the \
+        reference (with --trust_ref_size). RELION 5 resizes a reference whose pixel size differs \
+        from the first optics group's by more than 0.001 Å: new box ROUND(box × H / p_1) made \
+        even, so H becomes box × H / new box (not always p_1); the trace then works at that pixel \
+        size. Default: 5 when the file starts with RELION 5's `# version 50001`, else 3.1 (the \
         first line of the output names it).
 
         Example:
