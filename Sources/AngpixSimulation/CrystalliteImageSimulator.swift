@@ -8,7 +8,8 @@
 //     (`lattice`): fcc gold (a = 4.0782 Å, four atoms per cubic cell at (0,0,0), (½,½,0),
 //     (½,0,½), (0,½,½)) or the oxygens of hexagonal ice Ih (a = 4.497, c = 7.322 Å, four per cell
 //     at the 4f sites (⅓,⅔,z), (⅔,⅓,z+½), (⅔,⅓,−z), (⅓,⅔,½−z) with z = 0.0625; hydrogens left
-//     out), each in a uniformly random orientation (a random unit quaternion); or graphene flakes
+//     out) or of cubic ice Ic (a diamond lattice: fcc plus the same shifted by (¼,¼,¼) a), each
+//     in a uniformly random orientation (a random unit quaternion); or graphene flakes
 //     (discs of the 2D hexagonal lattice, a = 2.46 Å, atoms at 0 and (a₁ + a₂)/3) lying flat in
 //     the specimen plane, each turned by a uniformly random angle about the beam; at a uniformly
 //     random position; atoms are isotropic Gaussians of standard deviation `atomSigma` (Å),
@@ -39,6 +40,9 @@ public enum CrystalLattice: Sendable, Equatable {
     case graphene(a: Double)
     /// The oxygens of hexagonal ice Ih (a = 4.497, c = 7.322 Å: `.iceIh(a: 4.497, c: 7.322)`).
     case iceIh(a: Double, c: Double)
+    /// The oxygens of cubic ice Ic: a diamond lattice (fcc with a second atom at (¼, ¼, ¼) a),
+    /// a ≈ 6.36 Å, whose (111) spacing a/√3 is the 3.66–3.67 Å ice ring.
+    case iceIc(a: Double)
 }
 
 /// Settings of a simulated image of a polycrystalline standard.
@@ -87,6 +91,10 @@ public struct CrystalliteImageSimulator: Sendable {
         case .fcc: return CrystalliteImageSimulator.fccPoints(a: latticeConstant, radius: radius)
         case .graphene(let a): return CrystalliteImageSimulator.graphenePoints(a: a, radius: radius)
         case .iceIh(let a, let c): return CrystalliteImageSimulator.icePoints(a: a, c: c, radius: radius)
+        case .iceIc(let a):
+            let shift = SIMD3<Double>(a / 4, a / 4, a / 4)
+            let pts = CrystalliteImageSimulator.fccPoints(a: a, radius: radius + a) + CrystalliteImageSimulator.fccPoints(a: a, radius: radius + a).map { $0 + shift }
+            return pts.filter { ($0 * $0).sum() <= radius * radius }.sorted { ($0 * $0).sum() < ($1 * $1).sum() }
         }
     }
 
