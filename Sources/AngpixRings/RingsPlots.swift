@@ -5,7 +5,8 @@
 //   - the averaged power spectrum around the rings, each value divided by a smooth rotational
 //     background (the rotational mean in 1-pixel bins, averaged over ±6 bins) and clipped at its
 //     1st and 99.5th percentiles, with every fitted ring ellipse drawn on it; beside it, each used
-//     ring unrolled (angle across, radius up), where a 1 % ellipse becomes a visible sine wave,
+//     ring unrolled (angle across in 3° steps, radius up in about 1-pixel steps), where a 1 %
+//     ellipse becomes a visible sine wave,
 //     with the fitted radius and the sectors' measured radii on it;
 //   - per used ring, the radial profile across the ring (mean power in bins of a quarter spectrum
 //     pixel, divided by its mean) before correcting the distortion (the observed radius at the
@@ -147,7 +148,9 @@ public enum RingsPlots {
         for (k, (index, ring)) in used.enumerated() {
             let y0 = top + Double(k) * (stripHeight + 24)
             let lo = ring.lo, hi = ring.hi
-            let nAngle = 90, nRadius = max(8, min(60, Int(((hi - lo) / 0.5).rounded())))
+            // Cells of 3° by about one spectrum pixel (so that every cell holds pixels), on black.
+            let nAngle = 60, nRadius = max(8, min(40, Int((hi - lo).rounded())))
+            svg += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#000\"/>\n", rx, y0, rw, stripHeight)
             var sums = [[Double]](repeating: [Double](repeating: 0, count: nAngle), count: nRadius), counts = sums
             for fy in -Int(hi.rounded(.up))...Int(hi.rounded(.up)) {
                 for fx in 0...Int(hi.rounded(.up)) {
