@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// SIMULATED accuracy tests of the ring calibration (issue 17): gold images with a known pixel size
+// SIMULATED accuracy tests of the ring calibration: gold images with a known pixel size
 // and detector distortion (AngpixSimulation, seeded with SplitMix64; the seed is in every failure
 // message). To keep the suite near a minute on a 2-core machine the images are 2048² (rendered on
 // a 4096² super-resolution grid) and fewer than the issue's 10 × 4096², but the issue's tolerances

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// End-to-end tests of `angpix calibrate rings` and `angpix optics set-magnification` (issue 17):
+// End-to-end tests of `angpix calibrate rings` and `angpix optics set-magnification`:
 // a SIMULATED round trip through RELION's rlnMagMat convention, and bad input (every error names
 // the file or the searched range, and no output is written).
 
