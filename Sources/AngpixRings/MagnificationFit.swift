@@ -123,13 +123,13 @@ public struct MagnificationEstimate: Sendable, Equatable {
 
 public enum MagnificationFitter {
     /// The weighted least-squares fit of G to the observations; outliers beyond 4σ (after
-    /// scaling by the reduced χ²) are dropped, up to three times. Returns the estimate, the
+    /// scaling by the reduced χ²) are dropped, up to three times (the fourth fit is kept). Returns the estimate, the
     /// observations kept and the reduced χ²; nil if fewer than 3 observations or G is not
     /// positive definite.
     public static func fit(_ obs: [RingObservation], tileSize t: Int, nominalPixelSize p: Double)
         -> (MagnificationEstimate, [RingObservation], Double)? {
         var kept = obs
-        for _ in 0..<4 {
+        for round in 0..<4 {
             guard kept.count >= 3 else { return nil }
             var ata = [[Double]](repeating: [Double](repeating: 0, count: 3), count: 3)
             var atb = [Double](repeating: 0, count: 3)
@@ -160,7 +160,9 @@ public enum MagnificationFitter {
             let scale = max(1, red)
             let limit = 4 * scale.squareRoot()
             let next = kept.indices.filter { abs(normalised[$0]) <= limit }.map { kept[$0] }
-            if next.count == kept.count || next.count < 3 {
+            // The last round keeps its fit even if it would drop more (spotty rings, e.g. flat
+            // graphene flakes, always have a few sectors beyond 4σ).
+            if next.count == kept.count || next.count < 3 || round == 3 {
                 guard g[0] > 0, g[2] > 0, g[0] * g[2] - g[1] * g[1] > 0 else { return nil }
                 let c = (0..<9).map { cov[$0 / 3][$0 % 3] * scale }
                 return (MagnificationEstimate(g: g, covariance: c, nominalPixelSize: p), kept, red)

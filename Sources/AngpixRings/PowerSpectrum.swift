@@ -64,6 +64,8 @@ public struct RingImage: Sendable {
     public var frames: Int
     /// nx·ny values, x fastest.
     public var data: [Float]
+    /// What the reader noticed (saturated or nearly empty images), each naming the file.
+    public var warnings: [String] = []
 
     public init(path: String, nx: Int, ny: Int, headerPixelSize: Double, frames: Int = 1, data: [Float]) {
         self.path = path; self.nx = nx; self.ny = ny; self.headerPixelSize = headerPixelSize
@@ -114,7 +116,29 @@ public enum RingImageReader {
         }
         guard finite else { throw RingsError.invalidOption("\(path): the image holds NaN or infinite values") }
         if hi == lo { throw RingsError.constantImage(path: path) }
-        return RingImage(path: path, nx: nx, ny: ny, headerPixelSize: h.pixelSize, frames: nz, data: data)
+        var image = RingImage(path: path, nx: nx, ny: ny, headerPixelSize: h.pixelSize, frames: nz, data: data)
+        image.warnings = saturationWarnings(image, maximum: hi)
+        return image
+    }
+
+    /// A warning when at least 1 % of the pixels sit at the image's maximum (a clipped, saturated
+    /// detector or an integer overflow: the clipping spreads power over the whole spectrum and
+    /// weakens the rings), or when at least 99 % are zero (an empty or nearly blank image).
+    public static func saturationWarnings(_ image: RingImage, maximum: Float) -> [String] {
+        var atMax = 0, zeros = 0
+        for v in image.data {
+            if v == maximum { atMax += 1 }
+            if v == 0 { zeros += 1 }
+        }
+        let n = Double(image.data.count)
+        var out: [String] = []
+        if Double(atMax) >= 0.01 * n {
+            out.append(String(format: "%@: %.1f %% of the pixels are at the maximum value %g: a saturated (clipped) image; the rings will be weaker and the spectrum distorted", image.path, 100 * Double(atMax) / n, Double(maximum)))
+        }
+        if Double(zeros) >= 0.99 * n {
+            out.append(String(format: "%@: %.1f %% of the pixels are 0: a nearly empty image (no beam, or a blank frame)", image.path, 100 * Double(zeros) / n))
+        }
+        return out
     }
 }
 

@@ -126,6 +126,8 @@ public struct RingsCalibrationResult: Sendable, Codable, Equatable {
     public var spreadSource: String
     public var singleEstimates: [SingleEstimate]
     public var warnings: [String]
+    /// SVG plots written beside the JSON result (file names; set by the command that writes them).
+    public var plots: [String]?
 }
 
 /// Data for the plots: the averaged spectrum and the fit.
@@ -133,6 +135,10 @@ public struct RingsFitDetail: Sendable {
     public var spectrum: TileSpectrum
     public var estimate: MagnificationEstimate
     public var rings: [(ring: StandardRing, lo: Double, hi: Double, used: Bool)]
+    /// The sectors' ring radii kept by the final fit of the averaged spectrum.
+    public var observations: [RingObservation] = []
+    /// Wall seconds spent on the power spectra (the rest of the run is the fit).
+    public var spectraSeconds: Double = 0
 }
 
 public enum RingsCalibration {
@@ -156,7 +162,7 @@ public enum RingsCalibration {
               abs((180 / options.sectorWidth).rounded() - 180 / options.sectorWidth) < 1e-9 else {
             throw RingsError.invalidOption("--sector must divide 180° (e.g. 3, 5, 10)")
         }
-        var warnings: [String] = []
+        var warnings: [String] = images.flatMap(\.warnings)
         // Pixel size.
         let p: Double
         if let n = nominalPixelSize {
@@ -208,6 +214,7 @@ public enum RingsCalibration {
         var perImage: [TileSpectrum] = []
         var groups: [TileSpectrum] = []
         var tiles = 0
+        let spectraStart = DispatchTime.now().uptimeNanoseconds
         for (i, im) in images.enumerated() {
             let s = try PowerSpectra.spectrum(of: im, tileSize: t, groups: images.count == 1 ? options.groupsForSingleImage : 1)
             perImage.append(s.all)
@@ -216,6 +223,7 @@ public enum RingsCalibration {
             progress?(i + 1, images.count)
         }
         let mean = TileSpectrum.mean(perImage)
+        let spectraSeconds = Double(DispatchTime.now().uptimeNanoseconds - spectraStart) / 1e9
         let nSectors = Int((180 / options.sectorWidth).rounded())
 
         // Global search per ring.
@@ -234,6 +242,11 @@ public enum RingsCalibration {
                     let inside = f.radius > plan.lo + 0.25 * f.width && f.radius < plan.hi - 0.25 * f.width
                     if f.amplitude > 0 && f.significance >= 8 && inside && f.width < (plan.hi - plan.lo) / 3 {
                         found.append((plan, f))
+                        let offset = (f.radius / plan.expected - 1) * 100
+                        if abs(offset) > 0.6 * b * 100 {
+                            warnings.append(String(format: "ring %@ %.4f Å of %@ found %+.1f %% from the radius the nominal pixel size %.4f Å predicts: the nominal pixel size is that far off, or the images are not of %@ (another lattice's ring near the edge of the band)",
+                                                   plan.ring.label, plan.ring.spacing, standard.name, offset, p, standard.name))
+                        }
                     } else {
                         rr.note = String(format: "no peak: best candidate at %.4f Å⁻¹ with significance %.1f", f.radius / (Double(t) * p), f.significance)
                     }
@@ -375,7 +388,8 @@ public enum RingsCalibration {
             motionCor2: mc, rings: ringResults, sectorsUsed: kept.count, reducedChiSquare: red,
             spreadSource: images.count > 1 ? "images" : "tile groups", singleEstimates: singles, warnings: warnings)
         let detail = RingsFitDetail(spectrum: mean, estimate: est,
-                                    rings: plans.map { plan in (plan.ring, plan.lo, plan.hi, ringResults[plan.index].used) })
+                                    rings: plans.map { plan in (plan.ring, plan.lo, plan.hi, ringResults[plan.index].used) },
+                                    observations: kept, spectraSeconds: spectraSeconds)
         return (result, detail)
     }
 

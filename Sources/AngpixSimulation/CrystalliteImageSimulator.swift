@@ -4,11 +4,16 @@
 // with atoms, and only uses the Fourier module for the CTF and the band limit.
 //
 // The model:
-//   - crystallites: spheres of radius in `crystalliteRadius` (Å) cut from the real lattice (fcc,
-//     a = 4.0782 Å for gold, four atoms per cubic cell at (0,0,0), (½,½,0), (½,0,½), (0,½,½)),
-//     each in a uniformly random orientation (a random unit quaternion), at a uniformly random
-//     position; atoms are isotropic Gaussians of standard deviation `atomSigma` (Å), projected
-//     along z (a projection of a Gaussian is a Gaussian);
+//   - crystallites: spheres of radius in `crystalliteRadius` (Å) cut from the real lattice
+//     (`lattice`): fcc gold (a = 4.0782 Å, four atoms per cubic cell at (0,0,0), (½,½,0),
+//     (½,0,½), (0,½,½)) or the oxygens of hexagonal ice Ih (a = 4.497, c = 7.322 Å, four per cell
+//     at the 4f sites (⅓,⅔,z), (⅔,⅓,z+½), (⅔,⅓,−z), (⅓,⅔,½−z) with z = 0.0625; hydrogens left
+//     out) or of cubic ice Ic (a diamond lattice: fcc plus the same shifted by (¼,¼,¼) a), each
+//     in a uniformly random orientation (a random unit quaternion); or graphene flakes
+//     (discs of the 2D hexagonal lattice, a = 2.46 Å, atoms at 0 and (a₁ + a₂)/3) lying flat in
+//     the specimen plane, each turned by a uniformly random angle about the beam; at a uniformly
+//     random position; atoms are isotropic Gaussians of standard deviation `atomSigma` (Å),
+//     projected along z (a projection of a Gaussian is a Gaussian);
 //   - the detector: a specimen offset r (Å) lands at image pixel offset u = D r / t, with D the
 //     known distortion (real space; identity = none) and t the true pixel size;
 //   - rendering on a grid `oversampling` times finer than the output (a super-resolution
@@ -27,6 +32,19 @@ import AngpixCore
 import AngpixFourier
 import AngpixOptics
 
+/// The crystal of a simulated standard (see the file header for the atoms of each).
+public enum CrystalLattice: Sendable, Equatable {
+    /// Face-centred cubic, the simulator's `latticeConstant` (gold by default).
+    case fcc
+    /// Flat flakes of graphene's 2D hexagonal lattice (a = 2.46 Å: `.graphene(a: 2.46)`).
+    case graphene(a: Double)
+    /// The oxygens of hexagonal ice Ih (a = 4.497, c = 7.322 Å: `.iceIh(a: 4.497, c: 7.322)`).
+    case iceIh(a: Double, c: Double)
+    /// The oxygens of cubic ice Ic: a diamond lattice (fcc with a second atom at (¼, ¼, ¼) a),
+    /// a ≈ 6.36 Å, whose (111) spacing a/√3 is the 3.66–3.67 Å ice ring.
+    case iceIc(a: Double)
+}
+
 /// Settings of a simulated image of a polycrystalline standard.
 public struct CrystalliteImageSimulator: Sendable {
     /// Output image size N (N × N pixels).
@@ -37,8 +55,10 @@ public struct CrystalliteImageSimulator: Sendable {
     public var distortion: Matrix2x2 = .identity
     /// The super-resolution factor of the rendering grid.
     public var oversampling: Int = 2
-    /// The fcc lattice constant (Å).
+    /// The fcc lattice constant (Å), used when `lattice` is `.fcc`.
     public var latticeConstant: Double = 4.0782
+    /// The crystal: fcc (gold, the default), hexagonal ice Ih, or flat graphene flakes.
+    public var lattice: CrystalLattice = .fcc
     /// The atoms' Gaussian standard deviation (Å).
     public var atomSigma: Double = 0.25
     /// Crystallite radii (Å).
@@ -63,6 +83,46 @@ public struct CrystalliteImageSimulator: Sendable {
 
     public init(size: Int, truePixelSize: Double, distortion: Matrix2x2 = .identity) {
         self.size = size; self.truePixelSize = truePixelSize; self.distortion = distortion
+    }
+
+    /// The atoms (Å) of `lattice` within `radius` of the origin, nearest first.
+    func latticePoints(radius: Double) -> [SIMD3<Double>] {
+        switch lattice {
+        case .fcc: return CrystalliteImageSimulator.fccPoints(a: latticeConstant, radius: radius)
+        case .graphene(let a): return CrystalliteImageSimulator.graphenePoints(a: a, radius: radius)
+        case .iceIh(let a, let c): return CrystalliteImageSimulator.icePoints(a: a, c: c, radius: radius)
+        case .iceIc(let a):
+            let shift = SIMD3<Double>(a / 4, a / 4, a / 4)
+            let pts = CrystalliteImageSimulator.fccPoints(a: a, radius: radius + a) + CrystalliteImageSimulator.fccPoints(a: a, radius: radius + a).map { $0 + shift }
+            return pts.filter { ($0 * $0).sum() <= radius * radius }.sorted { ($0 * $0).sum() < ($1 * $1).sum() }
+        }
+    }
+
+    /// Graphene's atoms (z = 0) within `radius`: a₁ = a (1, 0), a₂ = a (½, √3/2), basis 0 and (a₁ + a₂)/3.
+    static func graphenePoints(a: Double, radius: Double) -> [SIMD3<Double>] {
+        let n = Int((radius / a).rounded(.up)) * 2 + 2
+        let a1 = SIMD3(a, 0, 0), a2 = SIMD3(a / 2, a * 3.0.squareRoot() / 2, 0)
+        let basis = [SIMD3<Double>(0, 0, 0), (a1 + a2) / 3]
+        var pts: [SIMD3<Double>] = []
+        for i in -n...n { for j in -n...n { for b in basis {
+            let p = a1 * Double(i) + a2 * Double(j) + b
+            if (p * p).sum() <= radius * radius { pts.append(p) }
+        } } }
+        return pts.sorted { ($0 * $0).sum() < ($1 * $1).sum() }
+    }
+
+    /// Ice Ih's oxygens within `radius` (hexagonal cell a, c; the 4f sites with z = 0.0625).
+    static func icePoints(a: Double, c: Double, radius: Double) -> [SIMD3<Double>] {
+        let n = Int((radius / a).rounded(.up)) * 2 + 2, nz = Int((radius / c).rounded(.up)) + 1
+        let a1 = SIMD3(a, 0, 0), a2 = SIMD3(-a / 2, a * 3.0.squareRoot() / 2, 0), a3 = SIMD3(0, 0, c)
+        let z = 0.0625
+        let sites: [(Double, Double, Double)] = [(1.0 / 3, 2.0 / 3, z), (2.0 / 3, 1.0 / 3, z + 0.5), (2.0 / 3, 1.0 / 3, -z), (1.0 / 3, 2.0 / 3, 0.5 - z)]
+        var pts: [SIMD3<Double>] = []
+        for i in -n...n { for j in -n...n { for k in -nz...nz { for s in sites {
+            let p = a1 * (Double(i) + s.0) + a2 * (Double(j) + s.1) + a3 * (Double(k) + s.2)
+            if (p * p).sum() <= radius * radius { pts.append(p) }
+        } } } }
+        return pts.sorted { ($0 * $0).sum() < ($1 * $1).sum() }
     }
 
     /// The fcc lattice points (Å) within `radius` of the origin, nearest first.
@@ -96,7 +156,9 @@ public struct CrystalliteImageSimulator: Sendable {
         let meanRadius = (crystalliteRadius.lowerBound + crystalliteRadius.upperBound) / 2
         let imageArea = Double(n * n) * t * t / max(det, 1e-9)
         let count = crystalliteCount ?? max(1, Int(0.5 * imageArea / (Double.pi * meanRadius * meanRadius)))
-        let lattice = CrystalliteImageSimulator.fccPoints(a: latticeConstant, radius: crystalliteRadius.upperBound)
+        let lattice = latticePoints(radius: crystalliteRadius.upperBound)
+        let flat: Bool
+        if case .graphene = self.lattice { flat = true } else { flat = false }
         var crystallites: [Crystallite] = []
         for _ in 0..<count {
             let radius = rng.uniform(crystalliteRadius.lowerBound, crystalliteRadius.upperBound)
@@ -109,10 +171,17 @@ public struct CrystalliteImageSimulator: Sendable {
             }
             atoms = lo
             let (a, b) = rng.normalPair(), (c, d) = rng.normalPair()
-            let norm = (a * a + b * b + c * c + d * d).squareRoot()
-            let (w, x, y, z) = (a / norm, b / norm, c / norm, d / norm)
-            let r0 = SIMD3(1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w))
-            let r1 = SIMD3(2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w))
+            let r0: SIMD3<Double>, r1: SIMD3<Double>
+            if flat {
+                // A flake lying flat: a rotation about the beam only.
+                let phi = atan2(b, a)
+                r0 = SIMD3(cos(phi), -sin(phi), 0); r1 = SIMD3(sin(phi), cos(phi), 0)
+            } else {
+                let norm = (a * a + b * b + c * c + d * d).squareRoot()
+                let (w, x, y, z) = (a / norm, b / norm, c / norm, d / norm)
+                r0 = SIMD3(1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w))
+                r1 = SIMD3(2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w))
+            }
             let rpx = radius * 1.02 / t
             crystallites.append(Crystallite(cx: rng.uniform(-rpx, Double(n) + rpx), cy: rng.uniform(-rpx, Double(n) + rpx),
                                             count: atoms, radiusPx: rpx, r0: r0, r1: r1))

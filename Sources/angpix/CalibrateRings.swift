@@ -6,6 +6,7 @@
 
 import AngpixCore
 import AngpixRings
+import AngpixReport
 import ArgumentParser
 import Foundation
 
@@ -20,13 +21,16 @@ struct CalibrateRingsCommand: ParsableCommand {
         for an observed frequency k on the ring of spacing d, |M k| = 1/d. Prints the mean pixel \
         size, the anisotropy and its axis, M for data at the nominal pixel size, and MotionCor2's \
         -Mag. Uncertainties come from the fit and from the spread between images (or tile \
-        groups of a single image). See docs/calibrate-rings.md.
+        groups of a single image). With -o OUT.json the plots are written beside it as SVG \
+        (OUT-spectrum.svg: the averaged spectrum with the fitted ellipses; OUT-profile-111.svg…: \
+        each ring's radial profile before and after correcting the distortion); --report writes \
+        one self-contained HTML page with the result and the plots. See docs/calibrate-rings.md.
 
         Standards: gold (fcc, a = 4.0782 Å: 2.355 and 2.039 Å rings), graphene (2.13 and 1.23 Å), \
         ice (3.661 Å), or any spacing in Å.
 
         Example:
-          angpix calibrate rings gold_*.mrc --standard gold --angpix 0.83 -o rings.json
+          angpix calibrate rings gold_*.mrc --standard gold --angpix 0.83 -o rings.json --report rings.html
         """
     )
 
@@ -36,7 +40,8 @@ struct CalibrateRingsCommand: ParsableCommand {
     @Option(help: "Tile size of the power spectra (pixels).") var tile = 512
     @Option(help: "Half-width of the search band around each ring, % of its radius.") var band = 5.0
     @Option(help: "Width of the angular sectors, degrees (must divide 180).") var sector = 5.0
-    @Option(name: .shortAndLong, help: "Write the result as JSON to this file.") var output: String?
+    @Option(name: .shortAndLong, help: "Write the result as JSON to this file, and the plots as SVG beside it.") var output: String?
+    @Option(help: "Write an HTML report (the result and the plots) to this file.") var report: String?
     @Flag(help: "Overwrite the output if it exists.") var force = false
     @Flag(help: "Print JSON.") var json = false
 
@@ -46,21 +51,51 @@ struct CalibrateRingsCommand: ParsableCommand {
 
     func run() throws {
         let std = try DiffractionStandard.named(standard)
-        if let output { try OutputPolicy(overwrite: force, inputs: images).check(output) }
+        let policy = OutputPolicy(overwrite: force, inputs: images)
+        if let output { try policy.check(output) }
+        if let report { try policy.check(report) }
         var read: [RingImage] = []
         for path in images { read.append(try RingImageReader.read(path)) }
+        // The readers' warnings now, so that they are seen when the calibration then fails.
+        let readerWarnings = read.flatMap(\.warnings)
+        for w in readerWarnings { warn(w) }
         let progress = ProgressLine("spectra", unit: "images")
-        let (result, _) = try RingsCalibration.run(images: read, standard: std, nominalPixelSize: angpix,
-                                                   options: RingsOptions(tileSize: tile, searchBand: band / 100, sectorWidth: sector),
-                                                   progress: progress.handler)
+        var (result, detail) = try RingsCalibration.run(images: read, standard: std, nominalPixelSize: angpix,
+                                                        options: RingsOptions(tileSize: tile, searchBand: band / 100, sectorWidth: sector),
+                                                        progress: progress.handler)
         progress.finish()
+        read = []
+        // The plots: the spectrum, then one profile per used ring.
+        var plots: [(name: String, svg: String)] = [("spectrum", RingsPlots.spectrumSVG(detail, result: result))]
+        for (i, ring) in detail.rings.enumerated() where ring.used {
+            plots.append(("profile-" + RingsPlots.fileTag(ring.ring.label), RingsPlots.profilePlot(detail, result: result, ring: i).svg()))
+        }
         if let output {
+            // OUT.json → OUT-spectrum.svg, OUT-profile-111.svg… (`angpix report` shows them with OUT.json).
+            let stem = output.lowercased().hasSuffix(".json") ? String(output.dropLast(5)) : output
+            let paths = plots.map { stem + "-" + $0.name + ".svg" }
+            for path in paths { try policy.check(path) }
+            result.plots = paths.map { ($0 as NSString).lastPathComponent }
+            for (path, plot) in zip(paths, plots) { try writeFileAtomically(plot.svg, to: path, policy: policy) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-            try writeFileAtomically(encoder.encode(result), to: output, policy: OutputPolicy(overwrite: force, inputs: images))
+            try writeFileAtomically(encoder.encode(result), to: output, policy: policy)
         }
-        for w in result.warnings { warn(w) }
+        if let report {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            var shown = result
+            shown.plots = nil
+            let value = try parseHTMLJSON(try encoder.encode(shown))
+            let figures = plots.map { HTMLBlock.figure(svg: $0.svg, caption: nil) }
+            let page = HTMLPage(title: "angpix calibrate rings", subtitle: "\(result.standard): \(result.images.count) image(s)",
+                                sections: [HTMLDirectoryReport.section(from: value, name: "rings", figures: figures)],
+                                footer: "Made by angpix calibrate rings.")
+            try page.write(to: report, policy: policy)
+        }
+        for w in result.warnings where !readerWarnings.contains(w) { warn(w) }
         if json { try printJSON(result); return }
         print(Self.text(result), terminator: "")
     }

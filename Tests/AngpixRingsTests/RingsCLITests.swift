@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// End-to-end tests of `angpix calibrate rings` and `angpix optics set-magnification` (issue 17):
+// End-to-end tests of `angpix calibrate rings` and `angpix optics set-magnification`:
 // a SIMULATED round trip through RELION's rlnMagMat convention, and bad input (every error names
 // the file or the searched range, and no output is written).
 
@@ -14,26 +14,47 @@ import AngpixTestSupport
 
 @Suite struct RingsCLITests {
     @Test func testRoundTripThroughRlnMagMatAndSetMagnification() throws {
-        let seed: UInt64 = 777
+        let seed = SharedGold.seed
         let dir = TemporaryDirectory("rings")
-        // Data truly at 0.85 Å/px with a distortion, labelled 0.86 in the headers: the matrix for
-        // data at 0.86 Å/px is M = (0.86 / 0.85) D.
-        let t = 0.85, p = 0.86
-        let d = distortion(low: 0.996, high: 1.004, angle: -50)
+        // The shared gold images: truly 0.85 Å/px with a distortion D, labelled 0.8585 in the
+        // headers: the matrix for data at 0.8585 Å/px is M = (0.8585 / 0.85) Dᵀ.
+        let t = SharedGold.truePixelSize, p = SharedGold.nominalPixelSize
+        let d = SharedGold.distortionMatrix
         let expected = expectedMagMatrix(d, truePixelSize: t, nominal: p)
-        let images = try simulateImages(count: 6, size: 2048, truePixelSize: t, distortion: d, seed: seed)
+        let images = try SharedGold.images.get()
         let paths = try writeImages(images, folder: dir.path, pixelSize: p)
-        let out = dir.file("rings.json")
-        let r = try runAngpix(["calibrate", "rings"] + paths + ["--standard", "gold", "-o", out])
+        let out = dir.file("rings.json"), html = dir.file("rings.html")
+        let r = try runAngpix(["calibrate", "rings"] + paths + ["--standard", "gold", "-o", out, "--report", html])
         #expect(r.status == 0, "seed \(seed): \(r.stderr)")
         #expect(r.stdout.contains("rlnMagMat00") && r.stdout.contains("-Mag "))
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
         let m = try #require(obj["magMatrix"] as? [String: Double])
         print("SIMULATED seed \(seed): rlnMagMat \(m), expected \(expected)")
         for (k, v) in [("m00", expected.m00), ("m01", expected.m01), ("m10", expected.m10), ("m11", expected.m11)] {
-            // 6 × 2048² images: 0.1 % per element (measured: 0.0003 at most).
             #expect(abs((m[k] ?? 0) - v) < 0.001, "seed \(seed): \(k) = \(m[k] ?? .nan), expected \(v)")
         }
+        // The plots beside the JSON (listed in it, so `angpix report` shows them) and in the HTML page.
+        let plots = try #require(obj["plots"] as? [String])
+        #expect(plots == ["rings-spectrum.svg", "rings-profile-111.svg", "rings-profile-200.svg"])
+        for name in plots {
+            let svg = try String(contentsOfFile: dir.file(name), encoding: .utf8)
+            #expect(svg.contains("<svg") && svg.contains("</svg>"), "\(name)")
+        }
+        let page = try String(contentsOfFile: html, encoding: .utf8)
+        #expect(page.contains("<svg") && page.contains("fitted rlnMagMat") && page.contains("Averaged power spectrum") && !page.contains("<script"))
+
+        // The wrong standard. Ice's 3.661 Å: no ring in the band, an error naming the range
+        // searched, nothing written.
+        let iceOut = dir.file("ice.json")
+        let ice = try runAngpix(["calibrate", "rings"] + paths + ["--standard", "ice", "-o", iceOut])
+        #expect(ice.status != 0 && ice.stderr.contains("no ring found") && ice.stderr.contains("searched"), "\(ice.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: iceOut))
+        // Graphene's 2.13 Å band (±5 %) reaches gold's (200) at 2.039 Å: a ring is found, 4 % off,
+        // and the result comes with a warning that names the standard.
+        let graphene = try runAngpix(["calibrate", "rings"] + paths + ["--standard", "graphene", "--json"])
+        #expect(graphene.status == 0, "\(graphene.stderr)")
+        #expect(graphene.stderr.contains("not of graphene") && graphene.stderr.contains("from the radius the nominal pixel size"), "\(graphene.stderr)")
+
         // Into a STAR file: group 1 has a matrix already, group 2 is left alone.
         let star = dir.write("particles.star", """
         # version 30001
@@ -54,8 +75,8 @@ import AngpixTestSupport
         _rlnMagMat01 #11
         _rlnMagMat10 #12
         _rlnMagMat11 #13
-        1 g1 0.1 2.7 300.0 1.72 0.86 200 2 1.010000 0.020000 -0.030000 0.990000
-        2 g2 0.1 2.7 300.0 1.72 0.86 200 2 1.000000 0.000000 0.000000 1.000000
+        1 g1 0.1 2.7 300.0 1.717 0.8585 200 2 1.010000 0.020000 -0.030000 0.990000
+        2 g2 0.1 2.7 300.0 1.717 0.8585 200 2 1.000000 0.000000 0.000000 1.000000
 
         """)
         let outStar = dir.file("out.star")
@@ -73,6 +94,11 @@ import AngpixTestSupport
         #expect(s2.status == 0, "\(s2.stderr)")
         let t2 = try OpticsTable(block: try #require(try STARDocument(path: outStar2).block("optics")), file: outStar2)
         #expect(abs((t2.group(2)?.magMatrix?.m11 ?? 0) - 0.99) < 1e-9)
+        // Without --force nothing is overwritten (the SVG beside the JSON included) and, on that
+        // error, no JSON is written.
+        try FileManager.default.removeItem(atPath: out)
+        let again = try runAngpix(["calibrate", "rings"] + paths + ["--standard", "gold", "-o", out])
+        #expect(again.status != 0 && again.stderr.contains("rings-spectrum.svg") && !FileManager.default.fileExists(atPath: out), "\(again.stderr)")
     }
 
     private func writeImage(_ dir: TemporaryDirectory, _ name: String, nx: Int, ny: Int, nz: Int = 1, pixelSize: Double, data: [Float]) throws -> String {
@@ -118,6 +144,19 @@ import AngpixTestSupport
         // TIFF and EER are not read.
         let tif = dir.write("movie.tif", "II*\0")
         try fails([tif, "--standard", "gold"], ["movie.tif", "TIFF", "not supported"])
+        // A saturated image: a warning naming the file (seen even though this noise then has no ring).
+        var clipped = noise(512 * 512, seed: 8)
+        for i in clipped.indices where clipped[i] > 1 { clipped[i] = 1 }
+        let saturated = try writeImage(dir, "saturated.mrc", nx: 512, ny: 512, pixelSize: 0.85, data: clipped)
+        try fails([saturated, "--standard", "gold"], ["saturated.mrc", "saturated", "no ring found"])
+        // A nearly empty image (a few hot pixels on zeros).
+        var blank = [Float](repeating: 0, count: 512 * 512)
+        for i in stride(from: 0, to: blank.count, by: 997) { blank[i] = 3 }
+        let empty = try writeImage(dir, "blank.mrc", nx: 512, ny: 512, pixelSize: 0.85, data: blank)
+        try fails([empty, "--standard", "gold"], ["blank.mrc", "nearly empty"])
+        // An all-zero image (empty): constant.
+        let zeros = try writeImage(dir, "zeros.mrc", nx: 256, ny: 256, pixelSize: 0.85, data: [Float](repeating: 0, count: 256 * 256))
+        try fails([zeros, "--standard", "gold"], ["zeros.mrc", "constant"])
         // No pixel size anywhere.
         let zero = try writeImage(dir, "zero.mrc", nx: 256, ny: 256, pixelSize: 0, data: noise(256 * 256, seed: 7))
         try fails([zero, "--standard", "gold"], ["zero.mrc", "--angpix"])

@@ -27,7 +27,23 @@ func expectedMagMatrix(_ d: Matrix2x2, truePixelSize t: Double, nominal p: Doubl
     return Matrix2x2(s * d.m00, s * d.m10, s * d.m01, s * d.m11)
 }
 
-/// Simulates `count` images (seeds seed, seed+1, ...), in parallel two at a time.
+/// The SIMULATED gold images shared by the accuracy test and the command-line round trip,
+/// simulated once per test process: 6 × 2048² (rendered on a 4096² grid), true pixel size
+/// 0.85 Å, 1 % anisotropy with the major axis at −50°, labelled 0.8585 Å (1 % off), seed 1701.
+enum SharedGold {
+    static let truePixelSize = 0.85
+    static let nominalPixelSize = 0.8585
+    static let axisAngle = -50.0
+    static let low = 0.995, high = 1.005
+    static let seed: UInt64 = 1701
+    static let count = 6, size = 2048
+    static var distortionMatrix: Matrix2x2 { distortion(low: low, high: high, angle: axisAngle) }
+    static let images: Result<[RingImage], any Error> = Result {
+        try simulateImages(count: count, size: size, truePixelSize: truePixelSize, distortion: distortion(low: low, high: high, angle: axisAngle), seed: seed)
+    }
+}
+
+/// Simulates `count` images (seeds seed, seed+1, ...), one after the other (each in parallel).
 func simulateImages(count: Int, size: Int, truePixelSize: Double, distortion d: Matrix2x2, seed: UInt64,
                     configure: (inout CrystalliteImageSimulator) -> Void = { _ in }) throws -> [RingImage] {
     var sim = CrystalliteImageSimulator(size: size, truePixelSize: truePixelSize, distortion: d)
