@@ -27,6 +27,7 @@ struct Angpix: ParsableCommand {
             CheckCommand.self,
             ReportCommand.self,
             CsCommand.self,
+            RefineCommand.self,
         ]
     )
 }
