@@ -58,26 +58,39 @@ public struct PlaceholderMagnificationAccumulator: ObservationAccumulator, Codab
             guard let w = weights[o.opticsGroup], let gx = o.gradientX, let gy = o.gradientY else { continue }
             let ctf = try CTF(o.ctf)
             var s = MagnificationSums()
-            var phi = [Double](repeating: 0, count: 10)   // re, im of 5 values
-            for idx in 0..<o.spectrumCount {
-                let wi = Double(w.values[idx])
-                if wi == 0 { continue }
-                let k = o.frequency(ofIndex: idx)
-                let c = ctf.value(x: k.x, y: k.y)
-                let f = o.predicted[idx], y = o.observed[idx]
-                let gxv = gx[idx], gyv = gy[idx]
-                let vals = [gxv * Float(k.x), gxv * Float(k.y), gyv * Float(k.x), gyv * Float(k.y), f]
-                for j in 0..<5 { phi[2 * j] = Double(vals[j].re); phi[2 * j + 1] = Double(vals[j].im) }
-                let rre = Double(y.re) - c * Double(f.re), rim = Double(y.im) - c * Double(f.im)
-                for a in 0..<5 {
-                    for b in a..<5 {
-                        s.normal[a * 5 + b] += wi * c * c * (phi[2 * a] * phi[2 * b] + phi[2 * a + 1] * phi[2 * b + 1])
+            var phi = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)   // re, im of 5 values
+            try o.observed.withUnsafeBufferPointer { yb in
+            try o.predicted.withUnsafeBufferPointer { fb in
+            try gx.withUnsafeBufferPointer { gxb in
+            try gy.withUnsafeBufferPointer { gyb in
+            try w.values.withUnsafeBufferPointer { wb in
+            try withUnsafeMutableBytes(of: &phi) { raw in
+                let ph = raw.bindMemory(to: Double.self)
+                guard wb.count >= o.spectrumCount else { throw RefineError.invalidOption("weights of box \(w.boxSize) for a particle of box \(o.boxSize)") }
+                for idx in 0..<o.spectrumCount {
+                    let wi = Double(wb[idx])
+                    if wi == 0 { continue }
+                    let k = o.frequency(ofIndex: idx)
+                    let c = ctf.value(x: k.x, y: k.y)
+                    let f = fb[idx], y = yb[idx], gxv = gxb[idx], gyv = gyb[idx]
+                    ph[0] = Double(gxv.re) * k.x; ph[1] = Double(gxv.im) * k.x
+                    ph[2] = Double(gxv.re) * k.y; ph[3] = Double(gxv.im) * k.y
+                    ph[4] = Double(gyv.re) * k.x; ph[5] = Double(gyv.im) * k.x
+                    ph[6] = Double(gyv.re) * k.y; ph[7] = Double(gyv.im) * k.y
+                    ph[8] = Double(f.re); ph[9] = Double(f.im)
+                    let rre = Double(y.re) - c * Double(f.re), rim = Double(y.im) - c * Double(f.im)
+                    let wc2 = wi * c * c, wc = wi * c
+                    for a in 0..<5 {
+                        let ar = ph[2 * a], ai = ph[2 * a + 1]
+                        for b in a..<5 {
+                            s.normal[a * 5 + b] += wc2 * (ar * ph[2 * b] + ai * ph[2 * b + 1])
+                        }
+                        s.rhs[a] += wc * (ar * rre + ai * rim)
                     }
-                    s.rhs[a] += wi * c * (phi[2 * a] * rre + phi[2 * a + 1] * rim)
+                    s.residual += wi * (rre * rre + rim * rim)
+                    s.pixels += 2
                 }
-                s.residual += wi * (rre * rre + rim * rim)
-                s.pixels += 2
-            }
+            } } } } } }
             for a in 0..<5 { for b in 0..<a { s.normal[a * 5 + b] = s.normal[b * 5 + a] } }
             s.particles = 1
             var list = groups[o.opticsGroup] ?? [MagnificationSums(), MagnificationSums()]

@@ -66,7 +66,8 @@ public enum MagnificationRun {
         let jsonOut = (outputDirectory as NSString).appendingPathComponent("refine.json")
         let shardOut = (outputDirectory as NSString).appendingPathComponent(
             MagnificationShard.fileName(shard: options.stream.shard, count: options.stream.shardCount))
-        for path in isShard ? [shardOut] : [starOut, jsonOut] { try policy.check(path) }
+        let svgOut = (outputDirectory as NSString).appendingPathComponent("magnification.svg")
+        for path in isShard ? [shardOut] : [starOut, jsonOut, svgOut] { try policy.check(path) }
         let particles = try RefineParticles(path: input)
         let reference = try source.load()
         if isShard {
@@ -94,7 +95,7 @@ public enum MagnificationRun {
         try applyMagnification(to: particles, matrices: matrices, keepAstigmatism: options.keepAstigmatism)
         try makeDirectory(outputDirectory)
         try writeResults(particles: particles, summary: summary, starOut: starOut, jsonOut: jsonOut, policy: policy)
-        return MagnificationRunOutput(summary: summary, files: [starOut, jsonOut], shardFile: nil)
+        return MagnificationRunOutput(summary: summary, files: [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")], shardFile: nil)
     }
 
     /// Adds the partial sums found in `directories` (all shards 1…N of one run) and writes
@@ -139,7 +140,7 @@ public enum MagnificationRun {
         let policy = OutputPolicy(overwrite: force, inputs: [input] + shards.values.map(\.path))
         let starOut = (outputDirectory as NSString).appendingPathComponent("particles.star")
         let jsonOut = (outputDirectory as NSString).appendingPathComponent("refine.json")
-        for path in [starOut, jsonOut] { try policy.check(path) }
+        for path in [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")] { try policy.check(path) }
         let particles = try RefineParticles(path: input)
         guard particles.records.count == any.shard.particleCount else {
             throw RefineError.badShard(path: any.path, reason: "made from \(any.shard.particleCount) particles, \(input) now has \(particles.records.count)")
@@ -158,14 +159,17 @@ public enum MagnificationRun {
         try applyMagnification(to: particles, matrices: matrices, keepAstigmatism: any.shard.keepAstigmatism)
         try makeDirectory(outputDirectory)
         try writeResults(particles: particles, summary: summary, starOut: starOut, jsonOut: jsonOut, policy: policy)
-        return MagnificationRunOutput(summary: summary, files: [starOut, jsonOut], shardFile: nil)
+        return MagnificationRunOutput(summary: summary, files: [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")], shardFile: nil)
     }
 
     static func writeResults(particles: RefineParticles, summary: MagnificationSummary, starOut: String, jsonOut: String,
                              policy: OutputPolicy) throws {
         let json = try encodeJSON(summary)
+        let dir = (jsonOut as NSString).deletingLastPathComponent
+        let plot = MagnificationPlots.distortion(summary)
         try particles.file.document.write(to: starOut, policy: policy)
         try writeFileAtomically(json, to: jsonOut, policy: policy)
+        try writeFileAtomically(plot, to: (dir as NSString).appendingPathComponent("magnification.svg"), policy: policy)
     }
 }
 

@@ -29,6 +29,7 @@ import AngpixTestSupport
             #expect(r.status == 0, "\(r.stderr)")
         }
         #expect(FileManager.default.fileExists(atPath: dir.path + "/Sharded/refine_shard002of003.json"))
+        #expect(FileManager.default.fileExists(atPath: dir.path + "/Single/magnification.svg"))
         let merged = try runAngpix(["refine", "magnification", "--merge", "Sharded", "-o", "Sharded"], cwd: dir.path)
         #expect(merged.status == 0, "\(merged.stderr)")
         let a = try Self.matrices(dir.path + "/Single/refine.json"), b = try Self.matrices(dir.path + "/Sharded/refine.json")
