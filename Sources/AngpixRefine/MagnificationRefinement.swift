@@ -106,6 +106,7 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
     for _ in 0..<max(1, options.iterations) {
         var settings = options.stream
         settings.gradients = true
+        settings.weights = weights
         settings.magMatrices = current
         let (sums, s) = try streamObservations(particles: particles, reference: reference, settings: settings,
                                                make: { PlaceholderMagnificationAccumulator(weights: weights) }, progress: progress)

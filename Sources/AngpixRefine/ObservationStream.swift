@@ -40,6 +40,9 @@ public struct StreamSettings: Sendable {
     public var projectDirectory: String = FileManager.default.currentDirectoryPath
     /// Use only the optics groups with these indices (nil = all).
     public var groupIndices: Set<Int>? = nil
+    /// The fits' weights by optics group number: predictions are computed only where they are
+    /// non-zero (nil: everywhere).
+    public var weights: [Int: FrequencyWeights]? = nil
 
     public init() {}
 }
@@ -101,7 +104,7 @@ public func streamObservations<A: ObservationAccumulator>(
                                                           oddZernike: settings.oddZernike?[r.groupIndex])
                         let pred = reference.projector(forSubset: r.randomSubset).project(
                             pose: r.pose, boxSize: s, pixelSize: g.imagePixelSize, magMatrix: ctf.magMatrix,
-                            gradient: settings.gradients)
+                            gradient: settings.gradients, only: settings.weights?[g.number])
                         observations.append(ParticleObservation(
                             boxSize: s, pixelSize: g.imagePixelSize, opticsGroup: g.number, randomSubset: r.randomSubset,
                             micrographName: name, row: row, ctf: ctf, observed: observed, predicted: pred.values,

@@ -188,9 +188,12 @@ public final class ReferenceProjector: Sendable {
 
     /// The prediction of a particle of box `boxSize` at `pixelSize` Å in `pose`, seen through the
     /// magnification matrix `magMatrix` (nil = identity), with ∂/∂k when `gradient` is set.
+    /// With `only`, values (and gradients) are computed only where `only` is non-zero (the fit's
+    /// weights) and left at zero elsewhere.
     public func project(pose: ParticlePose, boxSize s: Int, pixelSize p: Double, magMatrix: Matrix2x2? = nil,
-                        gradient: Bool = false) -> Projection {
+                        gradient: Bool = false, only: FrequencyWeights? = nil) -> Projection {
         let hxOut = s / 2 + 1, n = s * hxOut
+        precondition(only == nil || only!.values.count == n, "project: weights of another box")
         let a = relionEulerMatrix(rotDegrees: pose.rotDegrees, tiltDegrees: pose.tiltDegrees, psiDegrees: pose.psiDegrees)
         let m = magMatrix ?? .identity
         let c = Double(paddingFactor * boxSize) * pixelSize
@@ -220,6 +223,7 @@ public final class ReferenceProjector: Sendable {
             let ph = -2 * Double.pi * ky * ty
             let rampY = Complex32(Float(cos(ph)), Float(sin(ph)))
             for i in 0..<hxOut {
+                if let only, only.values[row * hxOut + i] == 0 { continue }
                 let kx = Double(i) / extent
                 let qx = g[0] * kx + g[1] * ky, qy = g[2] * kx + g[3] * ky, qz = g[4] * kx + g[5] * ky
                 if qx * qx + qy * qy + qz * qz > limit2 { continue }

@@ -77,6 +77,7 @@ public enum MagnificationRun {
             let weights = groupWeights(particles, reference, kminAngstrom: options.kminAngstrom)
             var settings = options.stream
             settings.gradients = true
+            settings.weights = weights
             let (sums, summary) = try streamObservations(particles: particles, reference: reference, settings: settings,
                                                          make: { PlaceholderMagnificationAccumulator(weights: weights) },
                                                          progress: progress)

@@ -136,4 +136,18 @@ import AngpixTestSupport
         // 0.2 1/Å is 0.5 of Nyquist (0.4 1/Å) here.
         #expect(relativeError(b, a, include: Self.within(0.5, box: box)) < 1e-6)
     }
+
+    @Test func onlyTheWeightedFrequenciesAreComputed() throws {
+        let box = 32, p = 1.5
+        let projector = try ReferenceProjector(map: Self.object.map(box: box, pixelSize: p))
+        var w = FrequencyWeights(boxSize: box, values: [Float](repeating: 0, count: box * (box / 2 + 1)))
+        for i in stride(from: 0, to: w.values.count, by: 3) { w.values[i] = 0.5 }
+        let all = projector.project(pose: Self.poses[1], boxSize: box, pixelSize: p, gradient: true)
+        let some = projector.project(pose: Self.poses[1], boxSize: box, pixelSize: p, gradient: true, only: w)
+        for i in w.values.indices {
+            let expected = w.values[i] != 0
+            #expect(some.values[i] == (expected ? all.values[i] : .zero))
+            #expect(some.gradientX![i] == (expected ? all.gradientX![i] : .zero))
+        }
+    }
 }
