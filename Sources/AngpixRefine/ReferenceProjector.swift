@@ -149,7 +149,7 @@ public final class ReferenceProjector: Sendable {
 
     /// The trilinear interpolant at q (padded-grid units) and its gradient ∇_q.
     @inline(__always)
-    func sample(_ qx: Double, _ qy: Double, _ qz: Double, gradient: Bool)
+    func sample(_ v: UnsafePointer<Complex32>, _ qx: Double, _ qy: Double, _ qz: Double, gradient: Bool)
         -> (f: Complex32, gx: Complex32, gy: Complex32, gz: Complex32) {
         var x = qx, y = qy, z = qz
         var conj = false
@@ -161,7 +161,7 @@ public final class ReferenceProjector: Sendable {
         let side = 2 * R + 1, hx = R + 1
         let b = ((z0 + R) * side + (y0 + R)) * hx + x0
         let dy = hx, dz = side * hx
-        return values.withUnsafeBufferPointer { v in
+        do {
             let c000 = v[b], c100 = v[b + 1], c010 = v[b + dy], c110 = v[b + dy + 1]
             let c001 = v[b + dz], c101 = v[b + dz + 1], c011 = v[b + dz + dy], c111 = v[b + dz + dy + 1]
             let c00 = c000 + (c100 - c000) * fx, c10 = c010 + (c110 - c010) * fx
@@ -213,32 +213,41 @@ public final class ReferenceProjector: Sendable {
             let ph = -2 * Double.pi * Double(i) / extent * tx
             rampX[i] = Complex32(Float(cos(ph)), Float(sin(ph)))
         }
+        let onlyValues = only?.values ?? []
         var out = [Complex32](repeating: .zero, count: n)
         var gxOut = gradient ? [Complex32](repeating: .zero, count: n) : []
         var gyOut = gradient ? [Complex32](repeating: .zero, count: n) : []
         // ∂f/∂k_b = Σ_j g[j][b] ∂f/∂q_j.
         let limit2 = Double(radius) * Double(radius)
+        let g0 = Float(g[0]), g1 = Float(g[1]), g2 = Float(g[2]), g3 = Float(g[3]), g4 = Float(g[4]), g5 = Float(g[5])
+        values.withUnsafeBufferPointer { vb in
+        onlyValues.withUnsafeBufferPointer { ob in
+        out.withUnsafeMutableBufferPointer { outb in
+        gxOut.withUnsafeMutableBufferPointer { gxb in
+        gyOut.withUnsafeMutableBufferPointer { gyb in
+        let v = vb.baseAddress!, restricted = !ob.isEmpty
         for row in 0..<s {
             let ky = Double(fourierFrequency(row, s)) / extent
             let ph = -2 * Double.pi * ky * ty
             let rampY = Complex32(Float(cos(ph)), Float(sin(ph)))
             for i in 0..<hxOut {
-                if let only, only.values[row * hxOut + i] == 0 { continue }
+                if restricted, ob[row * hxOut + i] == 0 { continue }
                 let kx = Double(i) / extent
                 let qx = g[0] * kx + g[1] * ky, qy = g[2] * kx + g[3] * ky, qz = g[4] * kx + g[5] * ky
                 if qx * qx + qy * qy + qz * qz > limit2 { continue }
-                let r = sample(qx, qy, qz, gradient: gradient)
+                let r = sample(v, qx, qy, qz, gradient: gradient)
                 let phase = rampX[i] * rampY
                 let idx = row * hxOut + i
-                out[idx] = r.f * phase
+                outb[idx] = r.f * phase
                 if gradient {
-                    let dkx = r.gx * Float(g[0]) + r.gy * Float(g[2]) + r.gz * Float(g[4])
-                    let dky = r.gx * Float(g[1]) + r.gy * Float(g[3]) + r.gz * Float(g[5])
-                    gxOut[idx] = dkx * phase
-                    gyOut[idx] = dky * phase
+                    let dkx = r.gx * g0 + r.gy * g2 + r.gz * g4
+                    let dky = r.gx * g1 + r.gy * g3 + r.gz * g5
+                    gxb[idx] = dkx * phase
+                    gyb[idx] = dky * phase
                 }
             }
         }
+        } } } } }
         return Projection(values: out, gradientX: gradient ? gxOut : nil, gradientY: gradient ? gyOut : nil)
     }
 }
