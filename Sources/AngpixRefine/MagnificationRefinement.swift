@@ -17,7 +17,8 @@ import AngpixOptics
 public struct MagnificationOptions: Sendable {
     /// Weights start at 1/kmin (Å).
     public var kminAngstrom: Double = 20
-    /// Passes over the data; the matrix is updated after each.
+    /// Passes over the data (at most); the matrix is updated after each, and the passes stop early
+    /// when one changes no matrix element by more than 1e-6.
     public var iterations: Int = 1
     /// Keep each particle's defocus values as they are.
     public var keepAstigmatism = false
@@ -103,7 +104,9 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
     let weights = groupWeights(particles, reference, kminAngstrom: options.kminAngstrom)
     var results: [MagnificationGroupResult] = []
     var streamed = StreamSummary(micrographs: 0, particles: 0, seconds: 0)
+    var passes = 0
     for _ in 0..<max(1, options.iterations) {
+        passes += 1
         var settings = options.stream
         settings.gradients = true
         settings.weights = weights
@@ -114,13 +117,16 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
         let step = solveGroups(particles: particles, sums: sums, current: current, minimumParticles: options.minimumParticles)
         results = step.results
         current = step.matrices
+        // Converged: another pass would change no matrix element by more than 1e-6.
+        let change = results.map { r in zip(r.newMatrix, r.oldMatrix).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
+        if change < 1e-6 { break }
     }
     // Report the change from the file's matrices, not from the last pass's starting point.
     for i in results.indices {
         let m = groups[i].magMatrix.map(Matrix2x2.init) ?? .identity
         results[i].oldMatrix = [m.m00, m.m01, m.m10, m.m11]
     }
-    let summary = MagnificationSummary(input: particles.file.file, iterations: max(1, options.iterations), groups: results,
+    let summary = MagnificationSummary(input: particles.file.file, iterations: passes, groups: results,
                                        particles: streamed.particles, micrographs: streamed.micrographs, seconds: streamed.seconds)
     return (current, summary)
 }
