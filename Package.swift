@@ -88,7 +88,7 @@ let package = Package(
         .testTarget(name: "AngpixCryoSPARCTests", dependencies: ["angpix", "AngpixCryoSPARC", "AngpixOptics", "AngpixSTAR", "AngpixCore", "AngpixTestSupport"]),
         .testTarget(name: "AngpixSimulationTests", dependencies: ["AngpixSimulation", "AngpixOptics", "AngpixFourier", "AngpixSTAR",
                                                                   "AngpixMRC", "AngpixCore", "AngpixTestSupport", "angpix"]),
-        .testTarget(name: "AngpixRefineTests", dependencies: ["AngpixRefine", "AngpixSimulation", "AngpixOptics", "AngpixFourier",
+        .testTarget(name: "AngpixRefineTests", dependencies: ["angpix", "AngpixRefine", "AngpixSimulation", "AngpixOptics", "AngpixFourier",
                                                               "AngpixSTAR", "AngpixMRC", "AngpixCore", "AngpixTestSupport"]),
         // End-to-end tests of the angpix command (runs the built binary).
         .testTarget(name: "AngpixCLITests", dependencies: ["angpix", "AngpixTestSupport", "AngpixCore", "AngpixSTAR", "AngpixMRC", "AngpixModels", "AngpixPostprocess"]),

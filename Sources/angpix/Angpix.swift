@@ -28,6 +28,7 @@ struct Angpix: ParsableCommand {
             ReportCommand.self,
             CsCommand.self,
             SimulateCommand.self,
+            RefineCommand.self,
         ]
     )
 }

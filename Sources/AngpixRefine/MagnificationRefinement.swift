@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
+// `refine magnification` from the inputs to the outputs: passes over the particles (or one shard
+// of them), the per-group solve, the new rlnMagMat00…11 composed with the old matrix, each
+// particle's defocus and astigmatism carried into the new coordinates (unless keepAstigmatism),
+// the summary (refine.json) and the partial-sums file of a shard.
+//
+// Carrying the defocus: CtfFind fitted the defocus term kᵀ·M_oldᵀ·A·M_old·k on the observed
+// frequencies k; after M_old → M_new it must stay the same on them, so A' = Tᵀ A T with
+// T = M_old · M_new⁻¹ (RELION 3.1 ctf_refine does the same unless --keep_astig).
+
+import Foundation
+import AngpixCore
+import AngpixSTAR
+import AngpixOptics
+
+/// The options of a magnification refinement.
+public struct MagnificationOptions: Sendable {
+    /// Weights start at 1/kmin (Å).
+    public var kminAngstrom: Double = 20
+    /// Passes over the data (at most); the matrix is updated after each, and the passes stop early
+    /// when one changes no matrix element by more than 1e-6.
+    public var iterations: Int = 1
+    /// Keep each particle's defocus values as they are.
+    public var keepAstigmatism = false
+    /// Groups with fewer particles keep their matrix.
+    public var minimumParticles = 20
+    public var stream = StreamSettings()
+
+    public init() {}
+}
+
+/// One optics group's result.
+public struct MagnificationGroupResult: Sendable, Codable, Equatable {
+    public var opticsGroup: Int
+    public var name: String
+    public var particles: Int
+    /// The nominal pixel size (rlnImagePixelSize) in Å.
+    public var nominalPixelSize: Double
+    /// rlnMagMat00, 01, 10, 11 before and after.
+    public var oldMatrix: [Double]
+    public var newMatrix: [Double]
+    /// √|det M_new|: the group's scale relative to the reference.
+    public var scale: Double
+    /// nominal × scale, in Å.
+    public var impliedPixelSize: Double
+    /// The anisotropy (major − minor) / mean of the singular values, in %, and its major axis in degrees.
+    public var anisotropyPercent: Double
+    public var anisotropyAxisDegrees: Double
+    /// The fitted amplitude scale (the pixel-area change and any contrast difference).
+    public var amplitudeScale: Double
+    /// Standard error of the scale from the normal equations, and half the difference between
+    /// the two half sets' scales (nil when a half set is too small).
+    public var scaleErrorNormalEquations: Double
+    public var scaleDifferenceBetweenHalves: Double?
+    /// Standard error of the anisotropy (percentage points) from the normal equations.
+    public var anisotropyErrorPercent: Double
+    /// Why the matrix was kept, if it was.
+    public var kept: String?
+}
+
+/// The summary of a run (OUTDIR/refine.json).
+public struct MagnificationSummary: Sendable, Codable, Equatable {
+    public var command = "refine magnification"
+    public var input: String
+    public var iterations: Int
+    public var groups: [MagnificationGroupResult]
+    public var particles: Int
+    public var micrographs: Int
+    public var seconds: Double
+}
+
+/// A shard's partial sums (OUTDIR/refine_shardIIIofNNN.json).
+public struct MagnificationShard: Sendable, Codable {
+    public var kind = "angpix refine magnification partial sums"
+    public var input: String
+    public var particleCount: Int
+    public var shard: Int, shardCount: Int
+    public var kminAngstrom: Double
+    public var keepAstigmatism: Bool
+    public var sums: PlaceholderMagnificationAccumulator
+    public var summary: StreamSummary
+
+    /// The file name of shard `shard` of `count`.
+    public static func fileName(shard: Int, count: Int) -> String {
+        func pad(_ v: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, 3 - s.count)) + s }
+        return "refine_shard\(pad(shard))of\(pad(count)).json"
+    }
+}
+
+/// The per-group weights for the particles' optics groups.
+public func groupWeights(_ particles: RefineParticles, _ reference: RefineReference, kminAngstrom: Double) -> [Int: FrequencyWeights] {
+    var w: [Int: FrequencyWeights] = [:]
+    for g in particles.optics.groups {
+        w[g.number] = reference.weights(boxSize: g.imageSize, pixelSize: g.imagePixelSize, kminAngstrom: kminAngstrom)
+    }
+    return w
+}
+
+/// Runs the passes and returns the new matrix of each group (by index) with the summary.
+public func refineMagnification(particles: RefineParticles, reference: RefineReference, options: MagnificationOptions,
+                                progress: ProgressHandler? = nil) throws -> (matrices: [Matrix2x2?], summary: MagnificationSummary) {
+    let groups = particles.optics.groups
+    var current: [Matrix2x2?] = groups.map { $0.magMatrix.map(Matrix2x2.init) }
+    let weights = groupWeights(particles, reference, kminAngstrom: options.kminAngstrom)
+    var results: [MagnificationGroupResult] = []
+    var streamed = StreamSummary(micrographs: 0, particles: 0, seconds: 0)
+    var passes = 0
+    for _ in 0..<max(1, options.iterations) {
+        passes += 1
+        var settings = options.stream
+        settings.gradients = true
+        settings.weights = weights
+        settings.magMatrices = current
+        let (sums, s) = try streamObservations(particles: particles, reference: reference, settings: settings,
+                                               make: { PlaceholderMagnificationAccumulator(weights: weights) }, progress: progress)
+        streamed = StreamSummary(micrographs: s.micrographs, particles: s.particles, seconds: streamed.seconds + s.seconds)
+        let step = solveGroups(particles: particles, sums: sums, current: current, minimumParticles: options.minimumParticles)
+        results = step.results
+        current = step.matrices
+        // Converged: another pass would change no matrix element by more than 1e-6.
+        let change = results.map { r in zip(r.newMatrix, r.oldMatrix).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
+        if change < 1e-6 { break }
+    }
+    // Report the change from the file's matrices, not from the last pass's starting point.
+    for i in results.indices {
+        let m = groups[i].magMatrix.map(Matrix2x2.init) ?? .identity
+        results[i].oldMatrix = [m.m00, m.m01, m.m10, m.m11]
+    }
+    let summary = MagnificationSummary(input: particles.file.file, iterations: passes, groups: results,
+                                       particles: streamed.particles, micrographs: streamed.micrographs, seconds: streamed.seconds)
+    return (current, summary)
+}
+
+/// Solves every group from the sums: the new matrices (unchanged for groups kept) and the results.
+public func solveGroups(particles: RefineParticles, sums: PlaceholderMagnificationAccumulator, current: [Matrix2x2?],
+                        minimumParticles: Int) -> (matrices: [Matrix2x2?], results: [MagnificationGroupResult]) {
+    var matrices = current
+    var results: [MagnificationGroupResult] = []
+    for (gi, g) in particles.optics.groups.enumerated() {
+        let old = current[gi] ?? .identity
+        let halves = sums.groups[g.number] ?? [MagnificationSums(), MagnificationSums()]
+        var all = halves[0]
+        all.add(halves[1])
+        var r = MagnificationGroupResult(
+            opticsGroup: g.number, name: g.name, particles: all.particles, nominalPixelSize: g.imagePixelSize,
+            oldMatrix: [old.m00, old.m01, old.m10, old.m11], newMatrix: [old.m00, old.m01, old.m10, old.m11],
+            scale: old.isotropicScale, impliedPixelSize: g.imagePixelSize * old.isotropicScale,
+            anisotropyPercent: anisotropy(old).percent, anisotropyAxisDegrees: anisotropy(old).axis, amplitudeScale: 1,
+            scaleErrorNormalEquations: 0, scaleDifferenceBetweenHalves: nil, anisotropyErrorPercent: 0, kept: nil)
+        guard all.particles >= minimumParticles else {
+            r.kept = "\(all.particles) particles, fewer than the \(minimumParticles) needed: the matrix is kept"
+            results.append(r)
+            continue
+        }
+        guard let sol = solveMagnification(all) else {
+            r.kept = "the normal equations are singular (no signal within the weights): the matrix is kept"
+            results.append(r)
+            continue
+        }
+        let new = old * Matrix2x2(1 + sol.d[0], sol.d[1], sol.d[2], 1 + sol.d[3])
+        matrices[gi] = new
+        let a = anisotropy(new)
+        r.newMatrix = [new.m00, new.m01, new.m10, new.m11]
+        r.scale = new.isotropicScale
+        r.impliedPixelSize = g.imagePixelSize * new.isotropicScale
+        r.anisotropyPercent = a.percent
+        r.anisotropyAxisDegrees = a.axis
+        r.amplitudeScale = sol.amplitudeScale
+        // scale ≈ 1 + (d00 + d11)/2: its error from the two diagonal errors (independent approx.).
+        let e = sol.standardErrors
+        r.scaleErrorNormalEquations = new.isotropicScale * 0.5 * (e[0] * e[0] + e[3] * e[3]).squareRoot()
+        r.anisotropyErrorPercent = 100 * (e[0] * e[0] + e[3] * e[3] + e[1] * e[1] + e[2] * e[2]).squareRoot() / 2
+        if halves[0].particles >= minimumParticles / 2 + 1, halves[1].particles >= minimumParticles / 2 + 1,
+           let s1 = solveMagnification(halves[0]), let s2 = solveMagnification(halves[1]) {
+            let m1 = old * Matrix2x2(1 + s1.d[0], s1.d[1], s1.d[2], 1 + s1.d[3])
+            let m2 = old * Matrix2x2(1 + s2.d[0], s2.d[1], s2.d[2], 1 + s2.d[3])
+            r.scaleDifferenceBetweenHalves = abs(m1.isotropicScale - m2.isotropicScale) / 2
+        }
+        results.append(r)
+    }
+    return (matrices, results)
+}
+
+/// The anisotropy of M: (σ₁ − σ₂) / ((σ₁ + σ₂)/2) in %, and the direction of σ₁ in degrees (−90, 90].
+public func anisotropy(_ m: Matrix2x2) -> (percent: Double, axis: Double) {
+    // MᵀM = [[a, b], [b, d]]; its eigenvector of the larger eigenvalue is the major axis in the input frame.
+    let a = m.m00 * m.m00 + m.m10 * m.m10, b = m.m00 * m.m01 + m.m10 * m.m11, d = m.m01 * m.m01 + m.m11 * m.m11
+    let mean = (a + d) / 2, diff = (((a - d) / 2) * ((a - d) / 2) + b * b).squareRoot()
+    let s1 = (mean + diff).squareRoot(), s2 = max(0, mean - diff).squareRoot()
+    var axis = 0.5 * atan2(2 * b, a - d) * 180 / Double.pi
+    if axis <= -90 { axis += 180 }
+    return (100 * (s1 - s2) / ((s1 + s2) / 2), diff < 1e-15 ? 0 : axis)
+}
+
+/// The defocus (U, V in Å, angle in degrees) that keeps the CTF's defocus term on the observed
+/// frequencies when the magnification changes from `old` to `new`.
+public func carryDefocus(u: Double, v: Double, angleDegrees: Double, old: Matrix2x2, new: Matrix2x2) -> (u: Double, v: Double, angle: Double) {
+    guard let newInv = new.inverse else { return (u, v, angleDegrees) }
+    let t = old * newInv
+    let az = angleDegrees * Double.pi / 180, c = cos(az), s = sin(az)
+    // B = Qᵀ diag(u, v) Q, Q = [c s; −s c].
+    let bxx = c * c * u + s * s * v, bxy = c * s * (u - v), byy = s * s * u + c * c * v
+    // B' = Tᵀ B T.
+    let b00 = bxx * t.m00 + bxy * t.m10, b01 = bxx * t.m01 + bxy * t.m11
+    let b10 = bxy * t.m00 + byy * t.m10, b11 = bxy * t.m01 + byy * t.m11
+    let a = t.m00 * b00 + t.m10 * b10, bb = t.m00 * b01 + t.m10 * b11, d = t.m01 * b01 + t.m11 * b11
+    let mean = (a + d) / 2, diff = (((a - d) / 2) * ((a - d) / 2) + bb * bb).squareRoot()
+    let theta = 0.5 * atan2(2 * bb, a - d) * 180 / Double.pi
+    if u >= v { return (mean + diff, mean - diff, theta) }
+    return (mean - diff, mean + diff, theta + 90)
+}
+
+/// Writes the new matrices (and, unless `keepAstigmatism`, the carried defocus) into the particle
+/// file's document: only the optics rows of groups whose matrix changed and their particles'
+/// defocus columns change.
+public func applyMagnification(to particles: RefineParticles, matrices: [Matrix2x2?], keepAstigmatism: Bool) throws {
+    let groups = particles.optics.groups
+    guard let optics = particles.file.document.block("optics") else { return }
+    let numbers = try optics.ints("rlnOpticsGroup")
+    var changed = [Bool](repeating: false, count: groups.count)
+    for (gi, g) in groups.enumerated() {
+        let old = g.magMatrix.map(Matrix2x2.init)
+        if matrices[gi] != old, matrices[gi] != nil { changed[gi] = true }
+    }
+    guard changed.contains(true) else { return }
+    let labels = ["rlnMagMat00", "rlnMagMat01", "rlnMagMat10", "rlnMagMat11"]
+    for (k, label) in labels.enumerated() {
+        var column = [String]()
+        for (row, n) in numbers.enumerated() {
+            let gi = groups.firstIndex { $0.number == n }
+            let m = gi.flatMap { matrices[$0] } ?? .identity
+            let v = [m.m00, m.m01, m.m10, m.m11][k]
+            if let gi, !changed[gi], let text = optics.string(row: row, label) {
+                column.append(text)
+            } else {
+                column.append(formatFixed(v, decimals: 8))
+            }
+        }
+        optics.setColumn(label, column)
+    }
+    guard !keepAstigmatism else { return }
+    let table = particles.file.particles
+    var u = try table.strings("rlnDefocusU"), v = try table.strings("rlnDefocusV"), a = try table.strings("rlnDefocusAngle")
+    for r in particles.records where changed[r.groupIndex] {
+        let old = groups[r.groupIndex].magMatrix.map(Matrix2x2.init) ?? .identity
+        let c = carryDefocus(u: r.defocusU, v: r.defocusV, angleDegrees: r.defocusAngle, old: old, new: matrices[r.groupIndex]!)
+        u[r.row] = formatFixed(c.u, decimals: 6)
+        v[r.row] = formatFixed(c.v, decimals: 6)
+        a[r.row] = formatFixed(c.angle, decimals: 6)
+    }
+    table.setColumn("rlnDefocusU", u)
+    table.setColumn("rlnDefocusV", v)
+    table.setColumn("rlnDefocusAngle", a)
+}

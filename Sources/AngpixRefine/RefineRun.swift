@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
+// A refinement run from file names to output files, for the command line: read the inputs, run
+// (a shard of) the passes, and write OUTDIR/particles.star and OUTDIR/refine.json (or a shard's
+// partial sums), atomically, all computed before anything is written. `--merge` adds the shards'
+// sums and writes what a single run would have.
+
+import Foundation
+import AngpixCore
+import AngpixSTAR
+import AngpixOptics
+
+/// Where the reference comes from.
+public struct ReferenceSource: Sendable {
+    /// A postprocess.star (its half maps, mask and FSC), or the half maps directly.
+    public var postprocess: String?
+    public var half1: String?, half2: String?, mask: String?
+    /// A STAR file with a data_fsc table (e.g. a postprocess.star) when giving the half maps.
+    public var fsc: String?
+
+    public init(postprocess: String? = nil, half1: String? = nil, half2: String? = nil, mask: String? = nil, fsc: String? = nil) {
+        self.postprocess = postprocess; self.half1 = half1; self.half2 = half2; self.mask = mask; self.fsc = fsc
+    }
+
+    /// The input files (never overwritten).
+    public var files: [String] { [postprocess, half1, half2, mask, fsc].compactMap { $0 } }
+
+    /// Reads the half maps and the FSC; the projectors keep what the weights (plus 10 % for
+    /// magnification changes) use.
+    public func load() throws -> RefineReference {
+        var h1 = half1, h2 = half2, m = mask
+        var fscValues: [Double]?
+        if let postprocess {
+            let pp = try PostprocessReference(path: postprocess)
+            h1 = h1 ?? pp.half1; h2 = h2 ?? pp.half2; m = m ?? pp.mask
+            fscValues = pp.fsc
+        }
+        if let fsc {
+            fscValues = try PostprocessReference.readFSC(document: STARDocument(path: fsc), path: fsc)
+            if fscValues == nil { throw RefineError.badPostprocess(path: fsc, reason: "no data_fsc table") }
+        }
+        guard let h1, let h2 else { throw RefineError.invalidOption("give --postprocess postprocess.star, or --half1 and --half2") }
+        return try RefineReference(half1: h1, half2: h2, mask: m, fsc: fscValues) { fsc, box, pixel in
+            1.1 * RefineReference.cutoffFrequency(fsc, box: box, pixelSize: pixel) + 2 / (Double(box) * pixel)
+        }
+    }
+}
+
+/// What `refine magnification` writes.
+public struct MagnificationRunOutput: Sendable {
+    public var summary: MagnificationSummary
+    /// Files written.
+    public var files: [String]
+    /// Shard runs: the partial-sums file instead of results.
+    public var shardFile: String?
+}
+
+/// `angpix refine magnification`: one machine, a shard, or the merge of shards.
+public enum MagnificationRun {
+    /// Runs on `input` (or its shard) and writes into `outputDirectory`.
+    public static func run(input: String, reference source: ReferenceSource, outputDirectory: String,
+                           options: MagnificationOptions, force: Bool,
+                           progress: ProgressHandler? = nil) throws -> MagnificationRunOutput {
+        let policy = OutputPolicy(overwrite: force, inputs: [input] + source.files)
+        let isShard = options.stream.shardCount > 1
+        let starOut = (outputDirectory as NSString).appendingPathComponent("particles.star")
+        let jsonOut = (outputDirectory as NSString).appendingPathComponent("refine.json")
+        let shardOut = (outputDirectory as NSString).appendingPathComponent(
+            MagnificationShard.fileName(shard: options.stream.shard, count: options.stream.shardCount))
+        let svgOut = (outputDirectory as NSString).appendingPathComponent("magnification.svg")
+        for path in isShard ? [shardOut] : [starOut, jsonOut, svgOut] { try policy.check(path) }
+        let particles = try RefineParticles(path: input)
+        let reference = try source.load()
+        if isShard {
+            guard options.iterations <= 1 else {
+                throw RefineError.invalidOption("--shard does one pass: give --iterations 1 (run the shards again on the merged particles.star for another pass)")
+            }
+            let weights = groupWeights(particles, reference, kminAngstrom: options.kminAngstrom)
+            var settings = options.stream
+            settings.gradients = true
+            settings.weights = weights
+            let (sums, summary) = try streamObservations(particles: particles, reference: reference, settings: settings,
+                                                         make: { PlaceholderMagnificationAccumulator(weights: weights) },
+                                                         progress: progress)
+            let shard = MagnificationShard(input: input, particleCount: particles.records.count,
+                                           shard: options.stream.shard, shardCount: options.stream.shardCount,
+                                           kminAngstrom: options.kminAngstrom, keepAstigmatism: options.keepAstigmatism,
+                                           sums: sums, summary: summary)
+            try makeDirectory(outputDirectory)
+            try writeFileAtomically(encodeJSON(shard), to: shardOut, policy: policy)
+            let result = MagnificationSummary(input: input, iterations: 1, groups: [], particles: summary.particles,
+                                              micrographs: summary.micrographs, seconds: summary.seconds)
+            return MagnificationRunOutput(summary: result, files: [shardOut], shardFile: shardOut)
+        }
+        let (matrices, summary) = try refineMagnification(particles: particles, reference: reference, options: options,
+                                                          progress: progress)
+        try applyMagnification(to: particles, matrices: matrices, keepAstigmatism: options.keepAstigmatism)
+        try makeDirectory(outputDirectory)
+        try writeResults(particles: particles, summary: summary, starOut: starOut, jsonOut: jsonOut, policy: policy)
+        return MagnificationRunOutput(summary: summary, files: [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")], shardFile: nil)
+    }
+
+    /// Adds the partial sums found in `directories` (all shards 1…N of one run) and writes
+    /// particles.star and refine.json into `outputDirectory`.
+    public static func merge(directories: [String], outputDirectory: String, minimumParticles: Int = 20,
+                             force: Bool) throws -> MagnificationRunOutput {
+        var shards: [Int: (path: String, shard: MagnificationShard)] = [:]
+        for dir in directories {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+            for name in names.sorted() where name.hasPrefix("refine_shard") && name.hasSuffix(".json") {
+                let path = (dir as NSString).appendingPathComponent(name)
+                let data: Data
+                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+                    throw RefineError.badShard(path: path, reason: "cannot read: \(error.localizedDescription)")
+                }
+                let shard: MagnificationShard
+                do { shard = try JSONDecoder().decode(MagnificationShard.self, from: data) } catch {
+                    throw RefineError.badShard(path: path, reason: "not a partial-sums file of refine magnification (\(error))")
+                }
+                if let first = shards.values.first?.shard {
+                    guard first.input == shard.input, first.shardCount == shard.shardCount,
+                          first.particleCount == shard.particleCount, first.kminAngstrom == shard.kminAngstrom else {
+                        throw RefineError.badShard(path: path, reason: "belongs to another run (input \(shard.input), \(shard.shardCount) shards, kmin \(shard.kminAngstrom) Å) than \(shards.values.first!.path)")
+                    }
+                }
+                if let other = shards[shard.shard] {
+                    throw RefineError.badShard(path: path, reason: "shard \(shard.shard) is also in \(other.path)")
+                }
+                shards[shard.shard] = (path, shard)
+            }
+        }
+        guard let any = shards.values.first else {
+            throw RefineError.badShard(path: directories.joined(separator: ", "), reason: "no refine_shard*.json files to merge")
+        }
+        let n = any.shard.shardCount
+        let missing = (1...n).filter { shards[$0] == nil }
+        guard missing.isEmpty else {
+            throw RefineError.badShard(path: directories.joined(separator: ", "),
+                                       reason: "shards \(missing.map(String.init).joined(separator: ", ")) of \(n) are missing")
+        }
+        let input = any.shard.input
+        let policy = OutputPolicy(overwrite: force, inputs: [input] + shards.values.map(\.path))
+        let starOut = (outputDirectory as NSString).appendingPathComponent("particles.star")
+        let jsonOut = (outputDirectory as NSString).appendingPathComponent("refine.json")
+        for path in [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")] { try policy.check(path) }
+        let particles = try RefineParticles(path: input)
+        guard particles.records.count == any.shard.particleCount else {
+            throw RefineError.badShard(path: any.path, reason: "made from \(any.shard.particleCount) particles, \(input) now has \(particles.records.count)")
+        }
+        var total = PlaceholderMagnificationAccumulator(weights: [:])
+        var micrographs = 0, count = 0, seconds = 0.0
+        for i in 1...n {
+            let s = shards[i]!.shard
+            try total.merge(s.sums)
+            micrographs += s.summary.micrographs; count += s.summary.particles; seconds += s.summary.seconds
+        }
+        let current = particles.optics.groups.map { $0.magMatrix.map(Matrix2x2.init) }
+        let (matrices, results) = solveGroups(particles: particles, sums: total, current: current, minimumParticles: minimumParticles)
+        let summary = MagnificationSummary(input: input, iterations: 1, groups: results, particles: count,
+                                           micrographs: micrographs, seconds: seconds)
+        try applyMagnification(to: particles, matrices: matrices, keepAstigmatism: any.shard.keepAstigmatism)
+        try makeDirectory(outputDirectory)
+        try writeResults(particles: particles, summary: summary, starOut: starOut, jsonOut: jsonOut, policy: policy)
+        return MagnificationRunOutput(summary: summary, files: [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")], shardFile: nil)
+    }
+
+    static func writeResults(particles: RefineParticles, summary: MagnificationSummary, starOut: String, jsonOut: String,
+                             policy: OutputPolicy) throws {
+        let json = try encodeJSON(summary)
+        let dir = (jsonOut as NSString).deletingLastPathComponent
+        let plot = MagnificationPlots.distortion(summary)
+        try particles.file.document.write(to: starOut, policy: policy)
+        try writeFileAtomically(json, to: jsonOut, policy: policy)
+        try writeFileAtomically(plot, to: (dir as NSString).appendingPathComponent("magnification.svg"), policy: policy)
+    }
+}
+
+func makeDirectory(_ path: String) throws {
+    do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+        throw CoreError.cannotWrite(path: path, reason: error.localizedDescription)
+    }
+}
+
+/// Pretty, key-sorted JSON (non-finite numbers as strings).
+public func encodeJSON<T: Encodable>(_ value: T) throws -> Data {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+    return try encoder.encode(value)
+}
