@@ -156,6 +156,17 @@ public enum CryoSPARCConventions {
         return c
     }
 
+    /// The odd Zernike coefficients (RELION order) for cryoSPARC's ctf/shift_A (Å), taken as the
+    /// first-order term of the same family as tilt_A and trefoil_A (W = λ (k · shift_A), odd phase
+    /// −2π (k · shift_A), a translation of the CTF's phase): Z(1,1) = kx, Z(−1,1) = ky. The sign
+    /// and the basis are angpix's assumption (see docs/cryosparc.md).
+    public static func oddZernike(shiftA: (Double, Double)) -> [Double] {
+        var c = [Double](repeating: 0, count: 6)
+        c[1] = -2 * Double.pi * shiftA.0
+        c[0] = -2 * Double.pi * shiftA.1
+        return c
+    }
+
     /// What RELION adds to its odd Zernike coefficients for rlnBeamTiltX/Y (mrad) and Cs (mm)
     /// (TiltHelper::insertTilt), for checking conversions.
     public static func relionBeamTiltZernike(tiltX: Double, tiltY: Double, cs: Double, wavelength lambda: Double) -> [Double] {
