@@ -25,10 +25,10 @@ struct CsInfoCommand: ParsableCommand {
         commandName: "info",
         abstract: "Show the records and fields of .cs files and, for particles, their pixel sizes and optics.",
         discussion: """
-        The first file is the main file; the others are its passthrough files (matched by uid).
-        For particle files: the pixel sizes of the images (blob/psize_A) and of the alignments
-        (alignments2D/3D psize_A), boxes, exposure groups with voltage, Cs, Q0, anisotropic
-        magnification and aberrations, and warnings: alignments at another pixel size than the
+        The first file is the main file; the others are its passthrough files (matched by uid). \
+        For particle files: the pixel sizes of the images (blob/psize_A) and of the alignments \
+        (alignments2D/3D psize_A), boxes, exposure groups with voltage, Cs, Q0, anisotropic \
+        magnification and aberrations, and warnings: alignments at another pixel size than the \
         images, anisomag or aberrations present, stacks missing under --project-dir.
 
         Example:
@@ -103,19 +103,19 @@ struct StarFromCsCommand: ParsableCommand {
         commandName: "from-cs",
         abstract: "Convert cryoSPARC particles (.cs) to a RELION 3.1+ particle STAR file.",
         discussion: """
-        One optics group per distinct exposure group and optics (pixel size, box, voltage, Cs, Q0,
-        anisotropic magnification, aberrations), named after the exposure group. rlnImageName is
-        (blob/idx + 1)@blob/path; rlnMicrographName and rlnCoordinateX/Y (pixels: center_x_frac ×
-        width, center_y_frac × height of location/micrograph_shape) come from location/…; angles
-        come from the pose (RELION's A is the transpose of the
-        pose's rotation matrix, as in pyem); origins in Å are the shifts times the alignments'
-        pixel size (which differs from the images' after a refinement of downsampled particles);
-        rlnMagMat is (I + anisomag)⁻ᵀ; tilt_A becomes rlnBeamTiltX/Y in mrad (tilt_A / Cs);
-        trefoil, ctf/shift_A and tetrafoil become rlnOddZernike / rlnEvenZernike. A 3D
-        classification (alignments3D_multi) gives each particle the pose of its most probable
-        class; --class keeps chosen classes. cryoSPARC's stacks are named .mrc, which RELION does
-        not read as stacks: --mrcs-links DIR makes .mrcs links to them in DIR and names those.
-        Every convention and its evidence: docs/cryosparc.md. The output is written atomically and
+        One optics group per distinct exposure group and optics (pixel size, box, voltage, Cs, Q0, \
+        anisotropic magnification, aberrations), named after the exposure group. rlnImageName is \
+        (blob/idx + 1)@blob/path; rlnMicrographName and rlnCoordinateX/Y (pixels: center_x_frac × \
+        width, center_y_frac × height of location/micrograph_shape) come from location/…; angles \
+        come from the pose (RELION's A is the transpose of the \
+        pose's rotation matrix, as in pyem); origins in Å are the shifts times the alignments' \
+        pixel size (which differs from the images' after a refinement of downsampled particles); \
+        rlnMagMat is (I + anisomag)⁻ᵀ; tilt_A becomes rlnBeamTiltX/Y in mrad (tilt_A / Cs); \
+        trefoil, ctf/shift_A and tetrafoil become rlnOddZernike / rlnEvenZernike. A 3D \
+        classification (alignments3D_multi) gives each particle the pose of its most probable \
+        class; --class keeps chosen classes. cryoSPARC's stacks are named .mrc, which RELION does \
+        not read as stacks: --mrcs-links DIR makes .mrcs links to them in DIR and names those. \
+        Every convention and its evidence: docs/cryosparc.md. The output is written atomically and \
         never over an input.
 
         Example:

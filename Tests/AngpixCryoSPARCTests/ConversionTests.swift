@@ -119,6 +119,13 @@ func maxCTFDifference(_ star: ConvertedStar, _ truth: [TruthParticle], rows: [In
             #expect(zip(a.m, b.m).allSatisfy { abs($0 - $1) < 1e-9 })
             #expect(abs(back.tilt - tilt) < 1e-7)
         }
+        // The per-particle path (no matrices allocated) is the matrix path, including the identity
+        // and poses near π.
+        for v in [(0.0, 0.0, 0.0), (0.0, 0.0, 1.3), (Double.pi - 1e-9, 0, 0), (0.3, -2.1, 0.7), (-1.2, 0.4, 2.5)] {
+            let fast = CryoSPARCConventions.relionAngles(pose: v)
+            let slow = CryoSPARCConventions.relionAngles(CryoSPARCConventions.relionMatrix(pose: v))
+            #expect(abs(fast.rot - slow.rot) < 1e-9 && abs(fast.tilt - slow.tilt) < 1e-9 && abs(fast.psi - slow.psi) < 1e-9, "\(v)")
+        }
         // RELION's matrix for (rot, tilt, psi) = (90, 0, 0) rotates the map by −90° about z.
         let m = CryoSPARCConventions.relionMatrix(rot: 90, tilt: 0, psi: 0)
         #expect(abs(m[0, 1] - 1) < 1e-12 && abs(m[1, 0] + 1) < 1e-12)
