@@ -114,7 +114,7 @@ public struct CryoSPARCInfo: Sendable, Codable {
             }
             let mrc = seen.filter { $0.hasSuffix(".mrc") }.count
             if mrc > 0 {
-                warnings.append("\(mrc) stacks are named .mrc; RELION reads image stacks as .mrcs (`star from-cs --mrcs` writes .mrcs names; link or rename the files)")
+                warnings.append("\(mrc) stacks are named .mrc; RELION reads image stacks as .mrcs (`star from-cs --mrcs-links DIR` makes .mrcs links and names them; `--mrcs` writes .mrcs names only)")
             }
         }
     }
