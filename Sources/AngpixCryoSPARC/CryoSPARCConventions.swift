@@ -112,9 +112,34 @@ public enum CryoSPARCConventions {
         rotationMatrix(rotationVector: pose).transposed
     }
 
-    /// RELION's Euler angles for a cryoSPARC 3D pose.
-    public static func relionAngles(pose: (Double, Double, Double)) -> (rot: Double, tilt: Double, psi: Double) {
-        relionAngles(relionMatrix(pose: pose))
+    /// RELION's Euler angles for a cryoSPARC 3D pose: `relionAngles(relionMatrix(pose:))` without
+    /// allocating (the conversion calls it once per particle).
+    public static func relionAngles(pose v: (Double, Double, Double)) -> (rot: Double, tilt: Double, psi: Double) {
+        let theta = (v.0 * v.0 + v.1 * v.1 + v.2 * v.2).squareRoot()
+        // Elements of A = Rᵀ (aRC = R[C][R]) that the decomposition reads.
+        var a02 = 0.0, a12 = 0.0, a20 = 0.0, a21 = 0.0, a22 = 1.0, a00 = 1.0, a10 = 0.0
+        if theta >= 1e-300 {
+            let x = v.0 / theta, y = v.1 / theta, z = v.2 / theta
+            let s = sin(theta), c = cos(theta), t = 1 - c
+            a00 = c + t * x * x                 // R00
+            a10 = t * x * y - s * z             // R01
+            a20 = t * x * z + s * y             // R02
+            a21 = t * y * z - s * x             // R12
+            a02 = t * x * z - s * y             // R20
+            a12 = t * y * z + s * x             // R21
+            a22 = c + t * z * z                 // R22
+        }
+        let sinTilt = (a02 * a02 + a12 * a12).squareRoot()
+        var rot: Double, tilt: Double, psi: Double
+        if sinTilt > 16 * Double.ulpOfOne {
+            psi = atan2(a12, -a02)
+            rot = atan2(a21, a20)
+            tilt = atan2(sinTilt, a22)
+        } else {
+            rot = 0
+            if a22 > 0 { tilt = 0; psi = atan2(-a10, a00) } else { tilt = .pi; psi = atan2(a10, -a00) }
+        }
+        return (rot * 180 / .pi, tilt * 180 / .pi, psi * 180 / .pi)
     }
 
     /// The cryoSPARC 3D pose of RELION Euler angles (the inverse of `relionAngles(pose:)`).
@@ -153,6 +178,17 @@ public enum CryoSPARCConventions {
         c[0] += s * 2 * tiltA.1 / 3; c[3] += s * tiltA.1 / 3   // Z(−1,1), Z(−1,3): y
         c[5] += s * trefoilA.0                                 // Z(3,3)
         c[2] += s * trefoilA.1                                 // Z(−3,3)
+        return c
+    }
+
+    /// The odd Zernike coefficients (RELION order) for cryoSPARC's ctf/shift_A (Å), taken as the
+    /// first-order term of the same family as tilt_A and trefoil_A (W = λ (k · shift_A), odd phase
+    /// −2π (k · shift_A), a translation of the CTF's phase): Z(1,1) = kx, Z(−1,1) = ky. The sign
+    /// and the basis are angpix's assumption (see docs/cryosparc.md).
+    public static func oddZernike(shiftA: (Double, Double)) -> [Double] {
+        var c = [Double](repeating: 0, count: 6)
+        c[1] = -2 * Double.pi * shiftA.0
+        c[0] = -2 * Double.pi * shiftA.1
         return c
     }
 

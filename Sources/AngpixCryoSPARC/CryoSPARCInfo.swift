@@ -8,6 +8,7 @@
 import Foundation
 import AngpixCore
 
+/// What `angpix cs info` reports about a .cs file and its passthroughs.
 public struct CryoSPARCInfo: Sendable, Codable {
     public struct Field: Sendable, Codable { public var name: String; public var type: String; public var kind: String; public var shape: [Int]; public var offset: Int }
     public struct FileInfo: Sendable, Codable {
@@ -23,6 +24,10 @@ public struct CryoSPARCInfo: Sendable, Codable {
     public var particles: Int?
     public var blobPixelSizes: [PixelSize]?
     public var alignments: String?
+    /// The number of classes of alignments3D_multi (a 3D classification), else nil.
+    public var classes: Int?
+    /// Whether particle coordinates (location/center_x_frac, center_y_frac, micrograph_shape) are present.
+    public var hasCoordinates: Bool?
     public var alignmentPixelSizes: [PixelSize]?
     public var boxes: [String]?
     public var opticsGroups: [CSOptics]?
@@ -56,7 +61,10 @@ public struct CryoSPARCInfo: Sendable, Codable {
         blobPixelSizes = blobCounts.sorted { $0.key < $1.key }.map { PixelSize(pixelSize: $0.key, particles: $0.value) }
         self.boxes = boxes.keys.sorted()
         alignments = set.alignmentPrefix
-        if let ap = try set.numeric("psize_A", alignment: true) {
+        classes = set.multiClassCount
+        hasCoordinates = set.column("location/center_x_frac") != nil && set.column("location/center_y_frac") != nil
+            && set.column("location/micrograph_shape") != nil
+        if let ap = try set.numeric("psize_A", count: set.alignment("psize_A").map { $0.field.count == 1 ? 1 : (classes ?? 1) } ?? 1, alignment: true) {
             var counts: [Double: Int] = [:]
             var decimals: [UInt32: Double] = [:]
             var differ = 0
@@ -82,6 +90,7 @@ public struct CryoSPARCInfo: Sendable, Codable {
             }
             if g.hasTrefoil { warnings.append("\(label): trefoil trefoil_A = \(g.trefoil) Å") }
             if g.hasTetrafoil { warnings.append("\(label): tetrafoil tetra_A = \(g.tetrafoil) Å") }
+            if g.hasCtfShift { warnings.append("\(label): ctf/shift_A = \(g.ctfShift) Å (a first-order phase term; its sign is not published)") }
         }
         let csValues = Set(grouping.groups.map(\.cs))
         if csValues.count > 1 {
@@ -105,7 +114,7 @@ public struct CryoSPARCInfo: Sendable, Codable {
             }
             let mrc = seen.filter { $0.hasSuffix(".mrc") }.count
             if mrc > 0 {
-                warnings.append("\(mrc) stacks are named .mrc; RELION reads image stacks as .mrcs (`star from-cs --mrcs` writes .mrcs names; link or rename the files)")
+                warnings.append("\(mrc) stacks are named .mrc; RELION reads image stacks as .mrcs (`star from-cs --mrcs-links DIR` makes .mrcs links and names them; `--mrcs` writes .mrcs names only)")
             }
         }
     }

@@ -47,7 +47,8 @@ public final class CryoSPARCParticles: @unchecked Sendable {
     public let passthroughs: [NPYFile]
     private var maps: [[Int32]?]
     public var count: Int { main.count }
-    /// "alignments3D" or "alignments2D" (or nil), and the file they are taken from.
+    /// "alignments3D", "alignments3D_multi" (a 3D classification of cryoSPARC 4.5+: one pose per
+    /// class) or "alignments2D" (or nil), and the file they are taken from.
     public private(set) var alignmentPrefix: String?
     public private(set) var alignmentFile: Int = 0
 
@@ -65,10 +66,11 @@ public final class CryoSPARCParticles: @unchecked Sendable {
         for p in passthroughs {
             maps.append(try CryoSPARCParticles.join(main: main, passthrough: p))
         }
-        // Alignments: the main file's first (a refinement's own output), 3D before 2D, then the passthroughs'.
+        // Alignments: the main file's first (a refinement's own output), 3D before a 3D
+        // classification's before 2D, then the passthroughs'.
         let files = [main] + passthroughs
         outer: for (i, f) in files.enumerated() {
-            for prefix in ["alignments3D", "alignments2D"] where f.field(prefix + "/pose") != nil || f.field(prefix + "/shift") != nil {
+            for prefix in ["alignments3D", "alignments3D_multi", "alignments2D"] where f.field(prefix + "/pose") != nil || f.field(prefix + "/shift") != nil {
                 alignmentPrefix = prefix
                 alignmentFile = i
                 break outer
@@ -97,8 +99,8 @@ public final class CryoSPARCParticles: @unchecked Sendable {
         where_.reserveCapacity(p.count)
         for j in 0..<p.count {
             let u = p.uint64(pu, row: j)
-            if where_.updateValue(Int32(j), forKey: u) != nil {
-                throw CryoSPARCError.passthrough(file: p.path, reason: "uid \(u) appears twice (records \(where_[u]!) and \(j))")
+            if let earlier = where_.updateValue(Int32(j), forKey: u) {
+                throw CryoSPARCError.passthrough(file: p.path, reason: "uid \(u) appears twice (records \(earlier) and \(j))")
             }
         }
         var map = [Int32](repeating: 0, count: n)
@@ -152,6 +154,12 @@ public final class CryoSPARCParticles: @unchecked Sendable {
         return c
     }
 
+    /// The number of classes of `alignments3D_multi` (the length of its class_posterior), or nil.
+    public var multiClassCount: Int? {
+        guard alignmentPrefix == "alignments3D_multi", let c = alignment("class_posterior"), c.field.isNumeric else { return nil }
+        return c.field.count
+    }
+
     /// Whether this looks like a particle file (it has blob/path or ctf fields).
     public var isParticleFile: Bool { column("blob/path") != nil || column("ctf/df1_A") != nil }
 }
@@ -169,6 +177,8 @@ public struct CSOptics: Sendable, Codable, Equatable {
     public var tilt: [Double]
     public var trefoil: [Double]
     public var tetrafoil: [Double]
+    /// `ctf/shift_A` (Å): a first-order (image-shift) term of the CTF's phase.
+    public var ctfShift: [Double]
     /// Particles in the group.
     public var count: Int
     /// The first record of the group (0-based).
@@ -178,6 +188,7 @@ public struct CSOptics: Sendable, Codable, Equatable {
     public var hasTilt: Bool { tilt.contains { $0 != 0 } }
     public var hasTrefoil: Bool { trefoil.contains { $0 != 0 } }
     public var hasTetrafoil: Bool { tetrafoil.contains { $0 != 0 } }
+    public var hasCtfShift: Bool { ctfShift.contains { $0 != 0 } }
 }
 
 /// Particles grouped by optics.
@@ -196,7 +207,8 @@ struct OpticsKey: Hashable {
 extension CryoSPARCParticles {
     /// Groups the particles by their optics. Missing fields count as absent (nil exposure group,
     /// zero aberrations); a missing pixel size, voltage, Cs or Q0 is an error naming the field.
-    public func opticsGrouping() throws -> CSOpticsGrouping {
+    /// With `rows`, only those records are grouped (the others keep group 0 and count nowhere).
+    public func opticsGrouping(rows kept: [Int32]? = nil) throws -> CSOpticsGrouping {
         let n = count
         let file = main.path
         func required(_ name: String, count: Int = 1) throws -> CSColumn {
@@ -211,11 +223,13 @@ extension CryoSPARCParticles {
         let exp = try numeric("ctf/exp_group_id")
         let aniso = try numeric("ctf/anisomag", count: 4), tilt = try numeric("ctf/tilt_A", count: 2)
         let tref = try numeric("ctf/trefoil_A", count: 2), tetra = try numeric("ctf/tetra_A", count: 4)
+        let ctfShift = try numeric("ctf/shift_A", count: 2)
         var groups: [CSOptics] = []
         var lookup: [OpticsKey: Int32] = [:]
         var rows = [Int32](repeating: 0, count: n)
         var last: OpticsKey? = nil, lastGroup: Int32 = 0
-        for i in 0..<n {
+        for k in 0..<(kept?.count ?? n) {
+            let i = kept.map { Int($0[k]) } ?? k
             var a = SIMD16<UInt32>(repeating: 0)
             var b = SIMD4<UInt32>(repeating: 0)
             a[0] = psize.bits(i)
@@ -225,6 +239,7 @@ extension CryoSPARCParticles {
             if let t = tilt { a[10] = t.bits(i, 0); a[11] = t.bits(i, 1) }
             if let t = tref { a[12] = t.bits(i, 0); a[13] = t.bits(i, 1) }
             if let t = tetra { a[14] = t.bits(i, 0); a[15] = t.bits(i, 1); b[0] = t.bits(i, 2); b[1] = t.bits(i, 3) }
+            if let t = ctfShift { b[2] = t.bits(i, 0); b[3] = t.bits(i, 1) }
             let key = OpticsKey(group: exp.map { Int64(bitPattern: $0.uint64(i)) } ?? -1, a: a, b: b)
             if key == last { rows[i] = lastGroup; groups[Int(lastGroup)].count += 1; continue }
             let g: Int32
@@ -239,6 +254,7 @@ extension CryoSPARCParticles {
                     tilt: tilt.map { t in (0..<2).map { t.decimal(i, $0) } } ?? [0, 0],
                     trefoil: tref.map { t in (0..<2).map { t.decimal(i, $0) } } ?? [0, 0],
                     tetrafoil: tetra.map { t in (0..<4).map { t.decimal(i, $0) } } ?? [0, 0, 0, 0],
+                    ctfShift: ctfShift.map { t in (0..<2).map { t.decimal(i, $0) } } ?? [0, 0],
                     count: 0, firstRecord: i)
                 try CryoSPARCParticles.check(o, row: i, file: file)
                 groups.append(o)
@@ -258,7 +274,7 @@ extension CryoSPARCParticles {
         guard o.amplitudeContrast.isFinite, o.amplitudeContrast >= 0, o.amplitudeContrast < 1 else {
             throw bad("ctf/amp_contrast = \(o.amplitudeContrast) is not in [0, 1)")
         }
-        for (name, v) in [("ctf/anisomag", o.anisomag), ("ctf/tilt_A", o.tilt), ("ctf/trefoil_A", o.trefoil), ("ctf/tetra_A", o.tetrafoil)]
+        for (name, v) in [("ctf/anisomag", o.anisomag), ("ctf/tilt_A", o.tilt), ("ctf/trefoil_A", o.trefoil), ("ctf/tetra_A", o.tetrafoil), ("ctf/shift_A", o.ctfShift)]
         where v.contains(where: { !$0.isFinite }) {
             throw bad("\(name) = \(v) is not finite")
         }

@@ -12,20 +12,31 @@ import Foundation
 import AngpixCore
 import AngpixSTAR
 
+/// How `CryoSPARCToRelion` writes what cryoSPARC leaves open (paths, stack names, Cs, classes).
 public struct CryoSPARCToRelionOptions: Sendable {
     /// Prepended to every blob/path and micrograph path (e.g. the cryoSPARC project folder).
     public var stackPrefix: String = ""
     /// Write `.mrcs` for stacks named `.mrc` (the files must then be linked or renamed).
     public var mrcsSuffix: Bool = false
+    /// Write stack names below this folder instead (`linkFolder/blob/path`, `.mrc` → `.mrcs`),
+    /// where `CryoSPARCStackLinks` makes a symbolic link to each stack.
+    public var linkFolder: String? = nil
     /// Write this Cs (mm) as rlnSphericalAberration and the difference to ctf/cs_mm as Z40 (plus
     /// Z20, Z00 so the CTF is unchanged), for `angpix calibrate zernike`.
     public var csNominal: Double? = nil
-    public init(stackPrefix: String = "", mrcsSuffix: Bool = false, csNominal: Double? = nil) {
-        self.stackPrefix = stackPrefix; self.mrcsSuffix = mrcsSuffix; self.csNominal = csNominal
+    /// rlnCoordinateY = (1 − center_y_frac) × height instead of center_y_frac × height, for
+    /// micrographs stored upside down with respect to the ones cryoSPARC picked on.
+    public var flipCoordinateY: Bool = false
+    /// Keep only the particles of these classes (1-based, as rlnClassNumber); empty: all.
+    public var classes: Set<Int> = []
+    public init(stackPrefix: String = "", mrcsSuffix: Bool = false, linkFolder: String? = nil, csNominal: Double? = nil,
+                flipCoordinateY: Bool = false, classes: Set<Int> = []) {
+        self.stackPrefix = stackPrefix; self.mrcsSuffix = mrcsSuffix; self.linkFolder = linkFolder; self.csNominal = csNominal
+        self.flipCoordinateY = flipCoordinateY; self.classes = classes
     }
 }
 
-/// One optics group written.
+/// One optics group written: its number, name, the cryoSPARC optics and the RELION values.
 public struct RelionOpticsGroupOut: Sendable, Codable {
     public var number: Int
     public var name: String
@@ -37,8 +48,12 @@ public struct RelionOpticsGroupOut: Sendable, Codable {
     public var evenZernike: [Double]?
 }
 
+/// What a conversion wrote: counts, optics groups, labels, warnings and the conventions used.
 public struct CryoSPARCToRelionResult: Sendable, Codable {
+    /// Particles written (after `classes`).
     public var particles: Int
+    /// Particles in the input.
+    public var inputParticles: Int
     public var groups: [RelionOpticsGroupOut]
     /// "alignments3D", "alignments2D" or nil, and the file they came from.
     public var alignments: String?
@@ -49,6 +64,7 @@ public struct CryoSPARCToRelionResult: Sendable, Codable {
     public var assumptions: [String]
 }
 
+/// cryoSPARC particles → a RELION 3.1+ particle STAR file.
 public enum CryoSPARCToRelion {
     /// Converts and writes `output` atomically (never over an input: `policy.inputs`).
     public static func convert(_ set: CryoSPARCParticles, options: CryoSPARCToRelionOptions = .init(),
@@ -63,6 +79,12 @@ public enum CryoSPARCToRelion {
             throw error
         }
         return plan.result
+    }
+
+    /// Checks everything the conversion decides before writing (fields, classes, optics) and
+    /// returns the result it would have, without formatting the particles.
+    public static func starPlanCheck(_ set: CryoSPARCParticles, options: CryoSPARCToRelionOptions = .init()) throws -> CryoSPARCToRelionResult {
+        try Plan(set, options: options).result
     }
 
     /// The STAR text (for small sets and tests).
@@ -91,6 +113,32 @@ struct Plan {
     let pose: CSColumn?, shift: CSColumn?, alignPsize: CSColumn?, split: CSColumn?, klass: CSColumn?
     let is3D: Bool
     let writeSplit: Bool
+    /// Coordinates: center_x_frac, center_y_frac, micrograph_shape (height, width).
+    let centerX: CSColumn?, centerY: CSColumn?, micrographShape: CSColumn?
+    /// alignments3D_multi: the class of each record (0-based), the number of classes.
+    let bestClass: [Int32]?
+    let classCount: Int
+    /// The records written, in order (nil: all).
+    let rows: [Int32]?
+
+    /// Index of the most probable class of record `i` (the first of equal posteriors, as numpy's argmax).
+    static func argmax(_ c: CSColumn, _ i: Int, _ k: Int) -> Int {
+        var best = 0, value = -Double.infinity
+        for j in 0..<k { let v = c.double(i, j); if v > value { value = v; best = j } }
+        return best
+    }
+
+    /// The element of a per-class field (one number per class) for record `i`: its class's; 0 for scalar fields.
+    @inline(__always) static func element(_ c: CSColumn, _ best: [Int32]?, _ i: Int) -> Int {
+        guard let best, c.field.count > 1 else { return 0 }
+        return Int(best[i])
+    }
+
+    /// rlnClassNumber of record `i`: the class field (its class's element) + 1, else the most probable class + 1.
+    @inline(__always) static func classNumber(_ klass: CSColumn?, _ best: [Int32]?, _ i: Int) -> Int {
+        if let klass { return Int(klass.uint64(i, element(klass, best, i))) + 1 }
+        return Int(best?[i] ?? 0) + 1
+    }
 
     init(_ set: CryoSPARCParticles, options: CryoSPARCToRelionOptions) throws {
         self.set = set
@@ -103,37 +151,85 @@ struct Plan {
         blobPath = try need(set.text("blob/path"), "blob/path")
         blobIdx = try need(set.numeric("blob/idx"), "blob/idx")
         micrograph = try set.text("location/micrograph_path")
+        var warnings: [String] = []
+        var assumptions: [String] = []
+        centerX = try set.numeric("location/center_x_frac")
+        centerY = try set.numeric("location/center_y_frac")
+        let mshape = try set.numeric("location/micrograph_shape", count: 2)
+        if centerX != nil && centerY != nil && mshape == nil {
+            warnings.append("location/center_x_frac and center_y_frac without location/micrograph_shape: no coordinates written")
+        }
+        micrographShape = centerX != nil && centerY != nil ? mshape : nil
         df1 = try need(set.numeric("ctf/df1_A"), "ctf/df1_A")
         df2 = try need(set.numeric("ctf/df2_A"), "ctf/df2_A")
         dfAngle = try need(set.numeric("ctf/df_angle_rad"), "ctf/df_angle_rad")
         phase = try set.numeric("ctf/phase_shift_rad")
         bfactor = try set.numeric("ctf/bfactor")
         scale = try set.numeric("ctf/scale")
-        var warnings: [String] = []
-        var assumptions: [String] = []
-        is3D = set.alignmentPrefix == "alignments3D"
+        is3D = set.alignmentPrefix == "alignments3D" || set.alignmentPrefix == "alignments3D_multi"
+        var best: [Int32]? = nil
+        var k = 1
         if let prefix = set.alignmentPrefix {
-            pose = try set.numeric("pose", count: is3D ? 3 : 1, alignment: true)
-            shift = try set.numeric("shift", count: 2, alignment: true)
-            alignPsize = try set.numeric("psize_A", alignment: true)
-            split = try set.numeric("split", alignment: true)
-            klass = try set.numeric("class", alignment: true)
+            if prefix == "alignments3D_multi" {
+                // One pose, shift (and possibly psize_A, class) per class; the most probable class is used.
+                guard let post = set.alignment("class_posterior"), post.field.isNumeric, post.field.count >= 1 else {
+                    throw CryoSPARCError.badField(file: set.main.path, field: "alignments3D_multi/class_posterior",
+                                                  reason: "missing or not numeric: the class of each particle cannot be chosen")
+                }
+                k = post.field.count
+                pose = try set.numeric("pose", count: 3 * k, alignment: true)
+                shift = try set.numeric("shift", count: 2 * k, alignment: true)
+                func either(_ name: String) throws -> CSColumn? {
+                    guard let c = set.alignment(name) else { return nil }
+                    guard c.field.isNumeric, c.field.count == 1 || c.field.count == k else {
+                        throw CryoSPARCError.badField(file: c.fileName, field: c.field.name, reason: "expected 1 or \(k) numbers (one per class), found \(c.field.typeDescription)")
+                    }
+                    return c
+                }
+                alignPsize = try either("psize_A")
+                split = try either("split")
+                klass = try either("class")
+                var b = [Int32](repeating: 0, count: set.count)
+                for i in 0..<set.count { b[i] = Int32(Plan.argmax(post, i, k)) }
+                best = b
+                assumptions.append("alignments3D_multi: each particle takes the pose and shift of its most probable class (the largest class_posterior; the first of equal ones), rlnClassNumber = that class + 1")
+            } else {
+                pose = try set.numeric("pose", count: is3D ? 3 : 1, alignment: true)
+                shift = try set.numeric("shift", count: 2, alignment: true)
+                alignPsize = try set.numeric("psize_A", alignment: true)
+                split = try set.numeric("split", alignment: true)
+                klass = try set.numeric("class", alignment: true)
+            }
             if pose == nil { warnings.append("\(prefix)/pose is missing: no angles written") }
             if shift != nil && alignPsize == nil {
                 warnings.append("\(prefix)/psize_A is missing: shifts taken to be in pixels of blob/psize_A")
             }
         } else {
             pose = nil; shift = nil; alignPsize = nil; split = nil; klass = nil
-            warnings.append("no alignments2D or alignments3D fields: no angles or origins written")
-            if set.column("alignments3D_multi/pose") != nil {
-                warnings.append("alignments3D_multi (3D classification, cryoSPARC 4.5+) is not converted")
-            }
+            warnings.append("no alignments2D, alignments3D or alignments3D_multi fields: no angles or origins written")
         }
-        grouping = try set.opticsGrouping()
+        bestClass = best
+        classCount = k
+        // Classes to keep.
+        var kept: [Int32]? = nil
+        if !options.classes.isEmpty {
+            guard klass != nil || best != nil else {
+                throw CryoSPARCError.badField(file: set.main.path, field: "\(set.alignmentPrefix ?? "alignments")/class",
+                                              reason: "missing: the particles cannot be selected by class")
+            }
+            var r: [Int32] = []
+            for i in 0..<set.count where options.classes.contains(Plan.classNumber(klass, best, i)) { r.append(Int32(i)) }
+            kept = r
+        }
+        rows = kept
+        grouping = try set.opticsGrouping(rows: kept)
         // rlnRandomSubset only when both halves occur (RELION refuses an empty half).
         var halves = Set<UInt64>()
         if let split {
-            for i in 0..<set.count { halves.insert(split.uint64(i)); if halves.count > 1 { break } }
+            for r in 0..<(kept?.count ?? set.count) {
+                let i = kept.map { Int($0[r]) } ?? r
+                halves.insert(split.uint64(i, Plan.element(split, best, i))); if halves.count > 1 { break }
+            }
         }
         writeSplit = halves.count > 1
         if split != nil && !writeSplit { warnings.append("\(set.alignmentPrefix!)/split holds one value only: rlnRandomSubset not written") }
@@ -166,6 +262,11 @@ struct Plan {
                 let t = CryoSPARCConventions.oddZernike(tiltA: (0, 0), trefoilA: (o.trefoil[0], o.trefoil[1]), wavelength: lambda)
                 for i in 0..<6 { odd[i] += t[i] }
             }
+            if o.hasCtfShift {
+                let t = CryoSPARCConventions.oddZernike(shiftA: (o.ctfShift[0], o.ctfShift[1]))
+                for i in 0..<6 { odd[i] += t[i] }
+                warnings.append("optics group \(k + 1) (\(base)): ctf/shift_A = \(o.ctfShift) Å written as the first-order odd Zernike terms Z(1,1), Z(−1,1) with angpix's assumed sign (cryoSPARC does not publish it; see docs/cryosparc.md)")
+            }
             if odd.contains(where: { $0 != 0 }) { g.oddZernike = odd }
             let deltaCs = options.csNominal.map { o.cs - $0 } ?? 0
             if o.hasTetrafoil || deltaCs != 0 {
@@ -186,11 +287,14 @@ struct Plan {
         for (e, gs) in byExp.sorted(by: { $0.key < $1.key }) where gs.count > 1 && e >= 0 {
             warnings.append("exposure group \(e) holds particles of \(gs.count) different optics (pixel size, box, voltage, Cs, Q0 or aberrations differ): written as optics groups \(gs.map { String($0.number) }.joined(separator: ", "))")
         }
+        let written = kept?.count ?? set.count
+        @inline(__always) func record(_ r: Int) -> Int { kept.map { Int($0[r]) } ?? r }
         if let ap = alignPsize {
             var differ = 0, first: (Int, Double, Double)? = nil
-            for i in 0..<set.count {
-                let a = Double(Float(ap.double(i))), b = Double(Float(grouping.groups[Int(grouping.groupOfRow[i])].pixelSize))
-                if abs(a - b) > 1e-5 * b { differ += 1; if first == nil { first = (i, ap.decimal(i), grouping.groups[Int(grouping.groupOfRow[i])].pixelSize) } }
+            for r in 0..<written {
+                let i = record(r)
+                let a = Double(Float(ap.double(i, Plan.element(ap, best, i)))), b = Double(Float(grouping.groups[Int(grouping.groupOfRow[i])].pixelSize))
+                if abs(a - b) > 1e-5 * b { differ += 1; if first == nil { first = (i, ap.decimal(i, Plan.element(ap, best, i)), grouping.groups[Int(grouping.groupOfRow[i])].pixelSize) } }
             }
             if let (row, a, b) = first {
                 warnings.append("\(differ) particles were aligned at another pixel size than their images (record \(row): \(set.alignmentPrefix!)/psize_A \(a) Å, blob/psize_A \(b) Å): their shifts are converted at the alignments' pixel size (pyem's csparc2star uses the images')")
@@ -198,21 +302,21 @@ struct Plan {
         }
         if let sign = try set.numeric("blob/sign") {
             var negative = 0
-            for i in 0..<set.count where sign.double(i) < 0 { negative += 1 }
+            for r in 0..<written where sign.double(record(r)) < 0 { negative += 1 }
             if negative > 0 {
                 warnings.append("\(negative) particles have blob/sign −1 (dark particles on a light background, as cryoSPARC extracts them); RELION's own extraction inverts the contrast to white particles: check the contrast of the stacks")
             }
         }
-        if !options.mrcsSuffix {
+        if !options.mrcsSuffix && options.linkFolder == nil {
             var mrc = 0
             var seen = Set<[UInt8]>()
             var last: [UInt8] = []
-            for i in 0..<set.count {
-                if blobPath.sameText(asRow: i, previous: &last) { continue }
+            for r in 0..<written {
+                if blobPath.sameText(asRow: record(r), previous: &last) && r > 0 { continue }
                 if seen.insert(last).inserted, last.count >= 4, Array(last.suffix(4)) == Array(".mrc".utf8) { mrc += 1 }
             }
             if mrc > 0 {
-                warnings.append("\(mrc) of \(seen.count) stacks are named .mrc; RELION reads N@stack as an image of a stack for .mrcs files: convert with --mrcs and link each x.mrc to x.mrcs")
+                warnings.append("\(mrc) of \(seen.count) stacks are named .mrc; RELION reads N@stack as an image of a stack for .mrcs files: write links named .mrcs with --mrcs-links DIR, or .mrcs names with --mrcs and make the links yourself")
             }
         }
         assumptions.append(contentsOf: [
@@ -226,8 +330,17 @@ struct Plan {
         if options.csNominal != nil {
             assumptions.append("Cs: rlnSphericalAberration = --cs-nominal; ctf/cs_mm − nominal written as Z40 (7th rlnEvenZernike, with Z20 and Z00 so the CTF is unchanged)")
         }
+        if micrographShape != nil {
+            assumptions.append(options.flipCoordinateY
+                ? "coordinates: rlnCoordinateX = center_x_frac × width, rlnCoordinateY = (1 − center_y_frac) × height (--flip-y: micrographs upside down with respect to cryoSPARC's), pixels of the micrograph; micrograph_shape is (height, width)"
+                : "coordinates: rlnCoordinateX = center_x_frac × width, rlnCoordinateY = center_y_frac × height, pixels of the micrograph cryoSPARC picked on (location/micrograph_path); micrograph_shape is (height, width)")
+        }
+        if let classes = Optional(options.classes), !classes.isEmpty {
+            if written == 0 { warnings.append("no particle is in class \(classes.sorted().map(String.init).joined(separator: ", ")): the file has no particles") }
+        }
         var labels = ["rlnImageName"]
         if micrograph != nil { labels.append("rlnMicrographName") }
+        if micrographShape != nil { labels += ["rlnCoordinateX", "rlnCoordinateY"] }
         labels += ["rlnOpticsGroup", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle"]
         if phase != nil { labels.append("rlnPhaseShift") }
         if bfactor != nil { labels.append("rlnCtfBfactor") }
@@ -235,8 +348,8 @@ struct Plan {
         if pose != nil { labels += is3D ? ["rlnAngleRot", "rlnAngleTilt", "rlnAnglePsi"] : ["rlnAnglePsi"] }
         if shift != nil { labels += ["rlnOriginXAngst", "rlnOriginYAngst"] }
         if writeSplit { labels.append("rlnRandomSubset") }
-        if klass != nil { labels.append("rlnClassNumber") }
-        result = CryoSPARCToRelionResult(particles: set.count, groups: groups, alignments: set.alignmentPrefix,
+        if klass != nil || best != nil { labels.append("rlnClassNumber") }
+        result = CryoSPARCToRelionResult(particles: written, inputParticles: set.count, groups: groups, alignments: set.alignmentPrefix,
                                          alignmentFile: set.alignmentPrefix.map { _ in ([set.main] + set.passthroughs)[set.alignmentFile].path },
                                          particleLabels: labels, warnings: warnings, assumptions: assumptions)
     }
@@ -278,13 +391,15 @@ struct Plan {
 
         let n = set.count
         // Paths: formatted once per distinct stack.
-        var byContent: [[UInt8]: [UInt8]] = [:]
+        var stackNames: [[UInt8]: [UInt8]] = [:], micrographNames: [[UInt8]: [UInt8]] = [:]
         let prefix = Array(options.stackPrefix.utf8)
-        func pathBytes(_ raw: [UInt8]) -> [UInt8] {
+        let links = options.linkFolder.map { Array(($0.hasSuffix("/") ? $0 : $0 + "/").utf8) }
+        func pathBytes(_ raw: [UInt8], stack: Bool) -> [UInt8] {
             var p = raw
             if p.first == UInt8(ascii: ">") { p.removeFirst() }
-            if options.mrcsSuffix, p.count >= 4, Array(p.suffix(4)) == Array(".mrc".utf8) { p.append(UInt8(ascii: "s")) }
-            let path = prefix + p
+            let rename = stack && (options.mrcsSuffix || links != nil)
+            if rename, p.count >= 4, Array(p.suffix(4)) == Array(".mrc".utf8) { p.append(UInt8(ascii: "s")) }
+            let path = (stack ? links ?? prefix : prefix) + p
             if path.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 == 0x22 || $0 == 0x27 }) {
                 // STAR needs quotes around values with blanks; RELION reads "…".
                 return [0x22] + path + [0x22]
@@ -293,26 +408,38 @@ struct Plan {
         }
         // Consecutive particles mostly share their stack and micrograph: the text is compared with
         // the previous row's before any lookup.
-        func text(_ c: CSColumn, _ i: Int, _ raw: inout [UInt8], _ formatted: inout [UInt8]) -> [UInt8] {
+        func text(_ c: CSColumn, _ i: Int, _ raw: inout [UInt8], _ formatted: inout [UInt8], stack: Bool) -> [UInt8] {
             if c.sameText(asRow: i, previous: &raw) { return formatted }
-            if let done = byContent[raw] { formatted = done; return done }
-            formatted = pathBytes(raw)
-            byContent[raw] = formatted
+            if let done = stack ? stackNames[raw] : micrographNames[raw] { formatted = done; return done }
+            formatted = pathBytes(raw, stack: stack)
+            if stack { stackNames[raw] = formatted } else { micrographNames[raw] = formatted }
             return formatted
         }
         var rawPath: [UInt8] = [], donePath: [UInt8] = [], rawMic: [UInt8] = [], doneMic: [UInt8] = []
         if n > 0 {
-            _ = blobPath.sameText(asRow: 0, previous: &rawPath); donePath = pathBytes(rawPath)
-            if let m = micrograph { _ = m.sameText(asRow: 0, previous: &rawMic); doneMic = pathBytes(rawMic) }
+            _ = blobPath.sameText(asRow: 0, previous: &rawPath); donePath = pathBytes(rawPath, stack: true)
+            if let m = micrograph { _ = m.sameText(asRow: 0, previous: &rawMic); doneMic = pathBytes(rawMic, stack: false) }
         }
         var lastAlignBits: UInt32 = 0, lastAlignPixel = 0.0
         if let ap = alignPsize, n > 0 { lastAlignBits = ap.bits(0); lastAlignPixel = ap.decimal(0) }
-        for i in 0..<n {
+        let count = rows?.count ?? n
+        for r in 0..<count {
+            let i = rows.map { Int($0[r]) } ?? r
+            let cls = bestClass.map { Int($0[i]) } ?? 0
             let idx = blobIdx.uint64(i)
             out.appendImageIndex(Int(idx) + 1)
             out.append(byte: UInt8(ascii: "@"))
-            out.append(text(blobPath, i, &rawPath, &donePath))
-            if let m = micrograph { out.append(byte: 0x20); out.append(text(m, i, &rawMic, &doneMic)) }
+            out.append(text(blobPath, i, &rawPath, &donePath, stack: true))
+            if let m = micrograph { out.append(byte: 0x20); out.append(text(m, i, &rawMic, &doneMic, stack: false)) }
+            if let shape = micrographShape, let cx = centerX, let cy = centerY {
+                let height = shape.double(i, 0), width = shape.double(i, 1)
+                let fx = cx.double(i), fy = cy.double(i)
+                let x = fx * width, y = (options.flipCoordinateY ? 1 - fy : fy) * height
+                guard x.isFinite, y.isFinite, height > 0, width > 0 else {
+                    throw CryoSPARCError.badRecord(file: cx.fileName, row: cx.row(i), reason: "coordinates (\(fx), \(fy)) × micrograph_shape (\(height), \(width)) are not finite positions")
+                }
+                out.appendNumber(x, decimals: 3); out.appendNumber(y, decimals: 3)
+            }
             out.append(byte: 0x20)
             out.appendInt(Int(grouping.groupOfRow[i]) + 1)
             let u = df1.double(i), v = df2.double(i), a = dfAngle.double(i)
@@ -325,7 +452,8 @@ struct Plan {
             if let scale { out.appendNumber(scale.double(i)) }
             if let pose {
                 if is3D {
-                    let ang = CryoSPARCConventions.relionAngles(pose: (pose.double(i, 0), pose.double(i, 1), pose.double(i, 2)))
+                    let e = 3 * cls
+                    let ang = CryoSPARCConventions.relionAngles(pose: (pose.double(i, e), pose.double(i, e + 1), pose.double(i, e + 2)))
                     guard ang.rot.isFinite, ang.tilt.isFinite, ang.psi.isFinite else {
                         throw CryoSPARCError.badRecord(file: pose.fileName, row: pose.row(i), reason: "\(pose.field.name) is not finite")
                     }
@@ -337,20 +465,21 @@ struct Plan {
             if let shift {
                 var px = grouping.groups[Int(grouping.groupOfRow[i])].pixelSize
                 if let ap = alignPsize {
-                    let bits = ap.bits(i)
-                    if bits != lastAlignBits { lastAlignBits = bits; lastAlignPixel = ap.decimal(i) }
+                    let e = Plan.element(ap, bestClass, i)
+                    let bits = ap.bits(i, e)
+                    if bits != lastAlignBits { lastAlignBits = bits; lastAlignPixel = ap.decimal(i, e) }
                     px = lastAlignPixel
                 }
-                let x = shift.double(i, 0) * px, y = shift.double(i, 1) * px
+                let x = shift.double(i, 2 * cls) * px, y = shift.double(i, 2 * cls + 1) * px
                 guard x.isFinite, y.isFinite else {
                     throw CryoSPARCError.badRecord(file: shift.fileName, row: shift.row(i), reason: "shift or psize_A is not finite")
                 }
                 out.appendNumber(x); out.appendNumber(y)
             }
-            if writeSplit, let split { out.append(byte: 0x20); out.appendInt(Int(split.uint64(i)) + 1) }
-            if let klass { out.append(byte: 0x20); out.appendInt(Int(klass.uint64(i)) + 1) }
+            if writeSplit, let split { out.append(byte: 0x20); out.appendInt(Int(split.uint64(i, Plan.element(split, bestClass, i))) + 1) }
+            if klass != nil || bestClass != nil { out.append(byte: 0x20); out.appendInt(Plan.classNumber(klass, bestClass, i)) }
             out.append(byte: 0x0A)
-            if i & 1023 == 0 { try flushIfFull() }
+            if r & 1023 == 0 { try flushIfFull() }
         }
         out.append("\n")
         try sink(out.base, out.count)

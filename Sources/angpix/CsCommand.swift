@@ -63,13 +63,14 @@ struct CsInfoCommand: ParsableCommand {
             }
             if let a = info.alignments {
                 if let ps = info.alignmentPixelSizes {
-                    print("  alignments: \(a), pixel size (\(a)/psize_A): " + ps.map { "\(fmt($0.pixelSize)) Å (\($0.particles))" }.joined(separator: ", "))
+                    print("  alignments: \(a)\(info.classes.map { " (\($0) classes)" } ?? ""), pixel size (\(a)/psize_A): " + ps.map { "\(fmt($0.pixelSize)) Å (\($0.particles))" }.joined(separator: ", "))
                 } else {
                     print("  alignments: \(a) (no psize_A)")
                 }
             } else {
                 print("  alignments: none")
             }
+            if let c = info.hasCoordinates { print("  coordinates (location/center_x_frac, center_y_frac, micrograph_shape): \(c ? "yes" : "no")") }
             if let b = info.boxes { print("  boxes: \(b.joined(separator: ", "))") }
             if let s = info.stacks { print("  stacks: \(s)\(info.missingStacks.map { ", \($0.count) missing" } ?? "")") }
             if let groups = info.opticsGroups {
@@ -104,16 +105,23 @@ struct StarFromCsCommand: ParsableCommand {
         discussion: """
         One optics group per distinct exposure group and optics (pixel size, box, voltage, Cs, Q0, \
         anisotropic magnification, aberrations), named after the exposure group. rlnImageName is \
-        (blob/idx + 1)@blob/path; angles come from the pose (RELION's A is the transpose of the \
+        (blob/idx + 1)@blob/path; rlnMicrographName and rlnCoordinateX/Y (pixels: center_x_frac × \
+        width, center_y_frac × height of location/micrograph_shape) come from location/…; angles \
+        come from the pose (RELION's A is the transpose of the \
         pose's rotation matrix, as in pyem); origins in Å are the shifts times the alignments' \
         pixel size (which differs from the images' after a refinement of downsampled particles); \
         rlnMagMat is (I + anisomag)⁻ᵀ; tilt_A becomes rlnBeamTiltX/Y in mrad (tilt_A / Cs); \
-        trefoil and tetrafoil become rlnOddZernike / rlnEvenZernike. Every convention and its \
-        evidence: docs/cryosparc.md. The output is written atomically and never over an input.
+        trefoil, ctf/shift_A and tetrafoil become rlnOddZernike / rlnEvenZernike. A 3D \
+        classification (alignments3D_multi) gives each particle the pose of its most probable \
+        class; --class keeps chosen classes. cryoSPARC's stacks are named .mrc, which RELION does \
+        not read as stacks: --mrcs-links DIR makes .mrcs links to them in DIR and names those. \
+        Every convention and its evidence: docs/cryosparc.md. The output is written atomically and \
+        never over an input.
 
         Example:
           angpix star from-cs J42_005_particles.cs --passthrough J42_passthrough_particles.cs -o particles.star --project-dir /data/P7
           angpix star from-cs particles.cs -o particles.star --cs-nominal 2.7   # then: angpix calibrate zernike particles.star --cs-true 2.7
+          angpix star from-cs J50_00040_particles.cs --passthrough J50_passthrough_particles.cs --class 2 --mrcs-links Stacks -o class2.star --project-dir /data/P7
         """
     )
 
@@ -123,6 +131,9 @@ struct StarFromCsCommand: ParsableCommand {
     @Option(help: "cryoSPARC project folder: checks that the stacks exist below it (and is the default --stack-prefix).") var projectDir: String?
     @Option(help: "Prefix for every stack and micrograph path (default: --project-dir with a trailing /, else none).") var stackPrefix: String?
     @Flag(help: "Write .mrcs for stacks named .mrc (RELION reads stacks as .mrcs; link or rename the files).") var mrcs = false
+    @Option(help: ArgumentHelp("Make a symbolic link DIR/<blob/path>.mrcs to each stack and name the links in the STAR file.", valueName: "DIR")) var mrcsLinks: String?
+    @Flag(help: "rlnCoordinateY = (1 − center_y_frac) × height: for micrographs stored upside down with respect to those cryoSPARC picked on.") var flipY = false
+    @Option(name: .customLong("class"), help: "Keep only the particles of this class (1-based, as rlnClassNumber; repeatable).") var classes: [Int] = []
     @Option(help: "Write this Cs (mm) as rlnSphericalAberration and the difference to ctf/cs_mm as Z40, for `angpix calibrate zernike`.") var csNominal: Double?
     @Flag(help: "Overwrite the output if it exists.") var force = false
     @Flag(help: "Print the result as JSON.") var json = false
@@ -140,8 +151,23 @@ struct StarFromCsCommand: ParsableCommand {
             let info = try CryoSPARCInfo(paths: inputs, projectDirectory: dir)
             if let m = info.missingStacks, !m.isEmpty { missingNote = "\(m.count) of \(info.stacks ?? 0) stacks do not exist under \(dir) (first: \(m[0]))" }
         }
-        let result = try CryoSPARCToRelion.convert(set, options: .init(stackPrefix: prefix, mrcsSuffix: mrcs, csNominal: csNominal),
-                                                   output: output, policy: policy)
+        if mrcs && mrcsLinks != nil { throw ValidationError("give --mrcs or --mrcs-links, not both") }
+        if let bad = classes.first(where: { $0 < 1 }) { throw ValidationError("--class \(bad): classes are numbered from 1") }
+        let options = CryoSPARCToRelionOptions(stackPrefix: prefix, mrcsSuffix: mrcs, linkFolder: mrcsLinks, csNominal: csNominal,
+                                               flipCoordinateY: flipY, classes: Set(classes))
+        var links: CryoSPARCStackLinks? = nil
+        if let folder = mrcsLinks {
+            // Checked before the links are made: the conversion must not fail on its options afterwards.
+            _ = try CryoSPARCToRelion.starPlanCheck(set, options: options)
+            links = try CryoSPARCStackLinks.make(set, stackPrefix: prefix, folder: folder, replace: force)
+        }
+        let result: CryoSPARCToRelionResult
+        do {
+            result = try CryoSPARCToRelion.convert(set, options: options, output: output, policy: policy)
+        } catch {
+            links?.remove()
+            throw error
+        }
         var warnings = result.warnings
         if let m = missingNote { warnings.append(m) }
         if json {
@@ -151,7 +177,8 @@ struct StarFromCsCommand: ParsableCommand {
             return
         }
         for w in warnings { warn(w) }
-        print("\(output): \(result.particles) particles, \(result.groups.count) optics group\(result.groups.count == 1 ? "" : "s")\(result.alignments.map { ", angles and origins from \($0)" } ?? "")")
+        if let l = links { print("\(mrcsLinks!): \(l.stacks) stack link\(l.stacks == 1 ? "" : "s") named .mrcs (\(l.created.count) new)") }
+        print("\(output): \(result.particles) particles\(result.particles == result.inputParticles ? "" : " of \(result.inputParticles)"), \(result.groups.count) optics group\(result.groups.count == 1 ? "" : "s")\(result.alignments.map { ", angles and origins from \($0)" } ?? "")")
         for g in result.groups {
             var extra: [String] = []
             if let m = g.magMatrix { extra.append("rlnMagMat \(m.map { String(format: "%.6f", $0) }.joined(separator: " "))") }

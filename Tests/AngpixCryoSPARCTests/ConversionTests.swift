@@ -37,7 +37,7 @@ struct ConvertedStar {
 /// frequency k to the true one D⁻ᵀ k; defocus along the azimuth φ is
 /// (df1 + df2)/2 + (df1 − df2)/2 · cos 2(φ − df_angle); γ = −π λ df k² + π/2 Cs λ³ k⁴ − phase
 /// shift − atan(Q0/√(1−Q0²)) + 2π λ³ k⁴ (tetrafoil terms); the odd phase is
-/// −2π λ² (k² (k · tilt_A) + k³ (t₁ cos 3φ + t₂ sin 3φ)); the value is
+/// −2π λ² (k² (k · tilt_A) + k³ (t₁ cos 3φ + t₂ sin 3φ)) − 2π (k · shift_A); the value is
 /// −scale · sin γ · exp(−B k²/4) · exp(i · odd phase) (RELION's overall sign).
 func cryoSPARCModelCTF(_ p: TruthParticle, x: Double, y: Double) -> (re: Double, im: Double) {
     func f(_ v: Double) -> Double { Double(Float(v)) }   // the .cs stores float32
@@ -61,7 +61,9 @@ func cryoSPARCModelCTF(_ p: TruthParticle, x: Double, y: Double) -> (re: Double,
     gamma += 2 * Double.pi * pow(lambda, 3) * k2 * k2 * (t[0] * cos(4 * phi) + t[1] * sin(4 * phi) + t[2] * cos(2 * phi) + t[3] * sin(2 * phi))
     let ctf = -f(p.scale) * sin(gamma) * exp(-f(p.bfactor) / 4 * k2)
     let tilt = p.tiltA.map(o), tref = p.trefoil.map(o)
+    let shiftA = p.ctfShift.map(o)
     let odd = -2 * Double.pi * lambda * lambda * (k2 * (kx * tilt[0] + ky * tilt[1]) + k * k2 * (tref[0] * cos(3 * phi) + tref[1] * sin(3 * phi)))
+        - 2 * Double.pi * (kx * shiftA[0] + ky * shiftA[1])
     return (ctf * cos(odd), ctf * sin(odd))
 }
 
@@ -116,6 +118,13 @@ func maxCTFDifference(_ star: ConvertedStar, _ truth: [TruthParticle], rows: [In
             let b = CryoSPARCConventions.relionMatrix(rot: back.rot, tilt: back.tilt, psi: back.psi)
             #expect(zip(a.m, b.m).allSatisfy { abs($0 - $1) < 1e-9 })
             #expect(abs(back.tilt - tilt) < 1e-7)
+        }
+        // The per-particle path (no matrices allocated) is the matrix path, including the identity
+        // and poses near π.
+        for v in [(0.0, 0.0, 0.0), (0.0, 0.0, 1.3), (Double.pi - 1e-9, 0, 0), (0.3, -2.1, 0.7), (-1.2, 0.4, 2.5)] {
+            let fast = CryoSPARCConventions.relionAngles(pose: v)
+            let slow = CryoSPARCConventions.relionAngles(CryoSPARCConventions.relionMatrix(pose: v))
+            #expect(abs(fast.rot - slow.rot) < 1e-9 && abs(fast.tilt - slow.tilt) < 1e-9 && abs(fast.psi - slow.psi) < 1e-9, "\(v)")
         }
         // RELION's matrix for (rot, tilt, psi) = (90, 0, 0) rotates the map by −90° about z.
         let m = CryoSPARCConventions.relionMatrix(rot: 90, tilt: 0, psi: 0)

@@ -95,4 +95,42 @@ import AngpixTestSupport
         let info = try runAngpix(["cs", "info", truncated])
         #expect(info.status != 0 && info.stderr.contains("truncated"))
     }
+
+    /// --mrcs-links: a .mrcs link per stack below DIR, named in the STAR file; an existing link to
+    /// another file is refused and a failed conversion leaves neither links nor output.
+    @Test func fromCsMakesMrcsLinks() throws {
+        let dir = TemporaryDirectory("cs-cli")
+        let ps = Synthetic.particles(14)
+        let (m, p) = project(dir, ps)
+        let out = dir.file("particles.star"), links = dir.file("Stacks")
+        let r = try runAngpix(["star", "from-cs", m, "--passthrough", p, "-o", out, "--project-dir", dir.file("project"),
+                               "--mrcs-links", links, "--class", "1", "--flip-y"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\(links): 2 stack links named .mrcs (2 new)"))
+        #expect(r.stdout.contains("particles.star: 5 particles of 14"))
+        #expect(!r.stderr.contains("named .mrc;"))
+        let target = try FileManager.default.destinationOfSymbolicLink(atPath: links + "/J30/extract/mic0_particles.mrcs")
+        #expect(target == dir.file("project") + "/J30/extract/mic0_particles.mrc")
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        #expect(text.contains("000001@\(links)/J30/extract/mic0_particles.mrcs \(dir.file("project"))/J14/motioncorrected/mic0.mrc"))
+        // Again: the links are there already and kept.
+        let again = try runAngpix(["star", "from-cs", m, "--passthrough", p, "-o", out, "--project-dir", dir.file("project"),
+                                   "--mrcs-links", links, "--force"])
+        #expect(again.status == 0 && again.stdout.contains("2 stack links named .mrcs (0 new)"), "\(again.stderr)")
+        // A link to another file: refused; nothing new is left behind.
+        let other = dir.file("other")
+        try FileManager.default.removeItem(atPath: links)
+        try FileManager.default.createDirectory(atPath: links + "/J30/extract", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: links + "/J30/extract/mic1_particles.mrcs", withDestinationPath: "/elsewhere.mrc")
+        let before = dir.listing()
+        let refused = try runAngpix(["star", "from-cs", m, "--passthrough", p, "-o", other, "--project-dir", dir.file("project"), "--mrcs-links", links])
+        #expect(refused.status != 0 && refused.stderr.contains("mic1_particles.mrcs: cannot write: already exists and links to /elsewhere.mrc"), "\(refused.stderr)")
+        #expect(dir.listing() == before, "left behind")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: links + "/J30/extract/mic0_particles.mrcs")) == nil)
+        // A conversion that fails after the links were planned (a class that needs a missing field) makes none.
+        try FileManager.default.removeItem(atPath: links)
+        let noClass = try runAngpix(["star", "from-cs", p, "-o", other, "--mrcs-links", links, "--class", "1"])
+        #expect(noClass.status != 0 && noClass.stderr.contains("the particles cannot be selected by class"), "\(noClass.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: links) && !FileManager.default.fileExists(atPath: other))
+    }
 }

@@ -129,6 +129,10 @@ struct TruthParticle {
     var klass: Int
     var anisomag = [0.0, 0, 0, 0]
     var tiltA = [0.0, 0], trefoil = [0.0, 0], tetra = [0.0, 0, 0, 0]
+    var ctfShift = [0.0, 0]
+    /// Position in the micrograph (pixels, x along the width) and the micrograph's size.
+    var coordX = 0.0, coordY = 0.0
+    var micrographWidth = 5760, micrographHeight = 4092
 }
 
 enum Synthetic {
@@ -145,7 +149,12 @@ enum Synthetic {
                 rot: rng.uniform(-180, 180), tilt: rng.uniform(1, 179), psi: rng.uniform(-180, 180),
                 originX: rng.uniform(-8, 8), originY: rng.uniform(-8, 8),
                 dfU: rng.uniform(9000, 25000), dfV: 0, dfAngle: rng.uniform(-90, 90), split: i % 2, klass: i % 3)
-        }.map { var p = $0; p.dfV = p.dfU - rng.uniform(0, 800); return p }
+        }.map {
+            var p = $0
+            p.dfV = p.dfU - rng.uniform(0, 800)
+            p.coordX = rng.uniform(100, 5660); p.coordY = rng.uniform(100, 3992)
+            return p
+        }
     }
 
     static let ctfFields: [(String, String, [Int])] = [
@@ -161,8 +170,17 @@ enum Synthetic {
          ("blob/sign", "<f4", []), ("blob/import_sig", "<u8", [])]
     }
 
+    /// Classes of the synthetic alignments3D_multi files.
+    static let multiClasses = 3
+
     static func alignmentFields(_ prefix: String) -> [(String, String, [Int])] {
-        [("\(prefix)/split", "<u4", []), ("\(prefix)/shift", "<f4", [2]), ("\(prefix)/pose", "<f4", prefix == "alignments3D" ? [3] : []),
+        if prefix == "alignments3D_multi" {
+            let k = multiClasses
+            return [("\(prefix)/split", "<u4", []), ("\(prefix)/shift", "<f4", [k, 2]), ("\(prefix)/pose", "<f4", [k, 3]),
+                    ("\(prefix)/psize_A", "<f4", []), ("\(prefix)/error", "<f4", [k]), ("\(prefix)/class_posterior", "<f4", [k]),
+                    ("\(prefix)/class", "<u4", [k]), ("\(prefix)/image_pow", "<f4", [])]
+        }
+        return [("\(prefix)/split", "<u4", []), ("\(prefix)/shift", "<f4", [2]), ("\(prefix)/pose", "<f4", prefix == "alignments3D" ? [3] : []),
          ("\(prefix)/psize_A", "<f4", []), ("\(prefix)/error", "<f4", []), ("\(prefix)/cross_cor", "<f4", []),
          ("\(prefix)/class_posterior", "<f4", []), ("\(prefix)/class", "<u4", []), ("\(prefix)/image_pow", "<f4", [])]
     }
@@ -176,13 +194,41 @@ enum Synthetic {
             "ctf/cs_mm": .numbers([p.cs]), "ctf/amp_contrast": .numbers([p.q0]), "ctf/df1_A": .numbers([p.dfU]),
             "ctf/df2_A": .numbers([p.dfV]), "ctf/df_angle_rad": .numbers([p.dfAngle * .pi / 180]),
             "ctf/phase_shift_rad": .numbers([p.phaseShift * .pi / 180]), "ctf/scale": .numbers([p.scale]),
-            "ctf/scale_const": .numbers([0]), "ctf/shift_A": .numbers([0, 0]), "ctf/tilt_A": .numbers(p.tiltA),
+            "ctf/scale_const": .numbers([0]), "ctf/shift_A": .numbers(p.ctfShift), "ctf/tilt_A": .numbers(p.tiltA),
             "ctf/trefoil_A": .numbers(p.trefoil), "ctf/tetra_A": .numbers(p.tetra), "ctf/anisomag": .numbers(p.anisomag),
             "ctf/bfactor": .numbers([p.bfactor]),
             "location/micrograph_path": .text(p.micrograph), "location/micrograph_uid": .integers([7]),
-            "location/center_x_frac": .numbers([0.5]), "location/center_y_frac": .numbers([0.5]),
+            "location/center_x_frac": .numbers([p.coordX / Double(p.micrographWidth)]),
+            "location/center_y_frac": .numbers([p.coordY / Double(p.micrographHeight)]),
+            "location/micrograph_shape": .integers([UInt64(p.micrographHeight), UInt64(p.micrographWidth)]),
         ]
         let a = alignments
+        if a == "alignments3D_multi" {
+            // One pose and shift per class; the particle's own class (klass) has the truth and the
+            // largest posterior, the others decoys.
+            var rng = SplitMix64(seed: p.uid)
+            var poses: [Double] = [], shifts: [Double] = [], post: [Double] = []
+            for k in 0..<multiClasses {
+                if k == p.klass {
+                    let v = CryoSPARCConventions.pose(rot: p.rot, tilt: p.tilt, psi: p.psi)
+                    poses += [v.0, v.1, v.2]
+                    shifts += [p.originX / p.alignPixelSize, p.originY / p.alignPixelSize]
+                    post.append(0.6)
+                } else {
+                    let v = CryoSPARCConventions.pose(rot: rng.uniform(-180, 180), tilt: rng.uniform(1, 179), psi: rng.uniform(-180, 180))
+                    poses += [v.0, v.1, v.2]
+                    shifts += [rng.uniform(-5, 5), rng.uniform(-5, 5)]
+                    post.append(0.4 / Double(multiClasses - 1))
+                }
+            }
+            c["\(a)/pose"] = .numbers(poses)
+            c["\(a)/shift"] = .numbers(shifts)
+            c["\(a)/class_posterior"] = .numbers(post)
+            c["\(a)/class"] = .integers((0..<multiClasses).map { UInt64($0) })
+            c["\(a)/psize_A"] = .numbers([p.alignPixelSize])
+            c["\(a)/split"] = .integers([UInt64(p.split)])
+            return c
+        }
         if a == "alignments3D" {
             let v = CryoSPARCConventions.pose(rot: p.rot, tilt: p.tilt, psi: p.psi)
             c["\(a)/pose"] = .numbers([v.0, v.1, v.2])
@@ -200,7 +246,8 @@ enum Synthetic {
     /// One .cs with everything (a refinement's output without passthrough).
     static func full(_ ps: [TruthParticle], alignments: String = "alignments3D", text: String = "|S64") -> NPYTestArray {
         var a = NPYTestArray([("uid", "<u8", [])] + blobFields(text: text) + ctfFields + alignmentFields(alignments)
-                             + [("location/micrograph_path", text, [])])
+                             + [("location/micrograph_path", text, []), ("location/center_x_frac", "<f4", []),
+                                ("location/center_y_frac", "<f4", []), ("location/micrograph_shape", "<u4", [2])])
         a.rows = ps.map { cells($0, alignments: alignments) }
         return a
     }
@@ -212,7 +259,8 @@ enum Synthetic {
         m.rows = ps.map { cells($0, alignments: alignments) }
         var p = NPYTestArray([("uid", "<u8", [])] + blobFields(text: text) + ctfFields
                              + [("location/micrograph_uid", "<u8", []), ("location/micrograph_path", text, []),
-                                ("location/center_x_frac", "<f4", []), ("location/center_y_frac", "<f4", [])])
+                                ("location/center_x_frac", "<f4", []), ("location/center_y_frac", "<f4", []),
+                                ("location/micrograph_shape", "<u4", [2])])
         p.rows = ps.reversed().map { cells($0, alignments: alignments) }
         return (m, p)
     }

@@ -10,6 +10,6 @@ struct Bench: ParsableCommand {
         commandName: "angpix-bench",
         abstract: "Benchmarks of angpix against RELION, starfile, gemmi, scipy and others, in one run.",
         discussion: "Example: swift run -c release angpix-bench star",
-        subcommands: [StarBench.self, FFTBench.self, MapBench.self, ParticlesBench.self, PostprocessBench.self, CalibrateBench.self, RingsBench.self, RefineBench.self]
+        subcommands: [StarBench.self, FFTBench.self, MapBench.self, ParticlesBench.self, PostprocessBench.self, CalibrateBench.self, RingsBench.self, RefineBench.self, CsBench.self]
     )
 }
