@@ -13,8 +13,9 @@
 // RELION's per-pixel displacement is A⁻¹ b; the fit is the linear field d = D k over all pixels,
 // jointly with α = a − 1 (the linearisation a t (f + g·d) ≈ t f + α t f + t g·d):
 //   θ = (D00, D01, D10, D11, α),  per pixel (α, d) = J θ,  Σ Jᵀ H_pixel J θ = Σ Jᵀ b_pixel,
-// with H_pixel = [[ff, fgᵀ], [fg, A]] and b_pixel = (bf, b). M_new = (I + D) · M_old (RELION's
-// order). Without the amplitude term (RELION) the fit is the 4 × 4 system of A and b alone; the
+// with H_pixel = [[ff, fgᵀ], [fg, A]] and b_pixel = (bf, b). The gradient is on the observed grid,
+// so M_new = M_old · (I + D) (RELION, whose gradient is in the reference's frame, writes the same
+// update as (I + D') · M_old with D' = M_old D M_old⁻¹). Without the amplitude term (RELION) the fit is the 4 × 4 system of A and b alone; the
 // amplitude (the pixel area, |det M|, that real images carry and RELION's model lacks) then leaks
 // into the isotropic scale, which is why RELION converges to a biased matrix. With it, iterating
 // (re-predicting at M_new) converges to the true matrix.
@@ -112,11 +113,11 @@ public struct MagnificationEstimate: Codable, Sendable, Equatable {
     public var particleCount: Int
     /// D of the fitted field d = D k (dimensionless).
     public var displacementMatrix: Matrix2x2
-    /// I + D: the change RELION multiplies onto the group's matrix.
+    /// C = M_new · M_old⁻¹: the change multiplied onto the group's matrix from the left (RELION's form).
     public var change: Matrix2x2
     /// The matrix the fit started from (rlnMagMat of the particles; identity if absent).
     public var previousMatrix: Matrix2x2
-    /// (I + D) · M_old: the new rlnMagMat00…11.
+    /// M_old · (I + D): the new rlnMagMat00…11.
     public var matrix: Matrix2x2
     /// The fitted amplitude scale a of the group (1 when the amplitude was not fitted).
     public var amplitudeScale: Double
@@ -208,15 +209,18 @@ public enum MagnificationEstimator {
         let dof = max(1, 2 * s.weightSum - Double(n))
         let sigma2 = max(0, s.residualEnergy - reduction) / dof
         let D = Matrix2x2(theta[0], theta[1], theta[2], theta[3])
-        let change = Matrix2x2(1 + theta[0], theta[1], theta[2], 1 + theta[3])
-        let M = change * previousMatrix
-        // Covariance of D (4 × 4), then of M = (I + D) M_old: M_ij = Σ_k (δ_ik + D_ik) P_kj,
-        // linear in D with the Jacobian ∂M_ij/∂D_ik = P_kj.
-        let covD = (0..<4).map { r in (0..<4).map { c in sigma2 * Hi[r][c] } }
+        // The gradient is taken on the observed grid (ParticleObservation), so the fitted
+        // displacement acts before M_old: M_new = M_old (I + D). As a change in the reference's
+        // frame (RELION's form M_new = C M_old, which the defocus carrying uses) C = M_old (I + D) M_old⁻¹.
         let P = previousMatrix
+        let M = P * Matrix2x2(1 + theta[0], theta[1], theta[2], 1 + theta[3])
+        let change = P.inverse.map { M * $0 } ?? Matrix2x2(1 + theta[0], theta[1], theta[2], 1 + theta[3])
+        // Covariance of D (4 × 4), then of M = M_old (I + D): M_ij = Σ_k P_ik (δ_kj + D_kj),
+        // linear in D with the Jacobian ∂M_ij/∂D_kj = P_ik.
+        let covD = (0..<4).map { r in (0..<4).map { c in sigma2 * Hi[r][c] } }
         let pm = [[P.m00, P.m01], [P.m10, P.m11]]
         var J = [[Double]](repeating: [Double](repeating: 0, count: 4), count: 4)
-        for i in 0..<2 { for j in 0..<2 { for k in 0..<2 { J[i * 2 + j][i * 2 + k] = pm[k][j] } } }
+        for i in 0..<2 { for j in 0..<2 { for k in 0..<2 { J[i * 2 + j][k * 2 + j] = pm[i][k] } } }
         var covM = [[Double]](repeating: [Double](repeating: 0, count: 4), count: 4)
         for a in 0..<4 { for c in 0..<4 {
             var v = 0.0

@@ -39,13 +39,19 @@ public struct MagnificationGroupResult: Sendable, Codable, Equatable {
     /// rlnMagMat00, 01, 10, 11 before and after.
     public var oldMatrix: [Double]
     public var newMatrix: [Double]
-    /// √|det M_new|: the group's scale relative to the reference.
+    /// √|det M_new|: the group's magnification relative to the reference (M maps the observed
+    /// frequencies to the reference's, so a group truly at 1.02 Å under a nominal 1.00 has 1/1.02).
     public var scale: Double
-    /// nominal × scale, in Å.
+    /// The pixel size the matrix implies for the group's particles: nominal / scale, in Å, and its
+    /// standard error from the normal equations.
     public var impliedPixelSize: Double
-    /// The anisotropy (major − minor) / mean of the singular values, in %, and its major axis in degrees.
+    public var impliedPixelSizeError: Double = 0
+    /// The anisotropy (σ_max/σ_min − 1) · 100 of M, in %, and the direction of least
+    /// magnification in degrees (−90, 90] with its standard error (the conventions of
+    /// `MagnificationDecomposition`, shared with `calibrate rings` and `optics trace`).
     public var anisotropyPercent: Double
     public var anisotropyAxisDegrees: Double
+    public var anisotropyAxisErrorDegrees: Double = 0
     /// The fitted amplitude scale (the pixel-area change and any contrast difference).
     public var amplitudeScale: Double
     /// Standard error of the scale from the normal equations, and half the difference between
@@ -54,6 +60,10 @@ public struct MagnificationGroupResult: Sendable, Codable, Equatable {
     public var scaleDifferenceBetweenHalves: Double?
     /// Standard error of the anisotropy (percentage points) from the normal equations.
     public var anisotropyErrorPercent: Double
+    /// The implied pixel size's and the anisotropy's standard errors from the spread between the
+    /// half sets (|a − b| / 2; nil when a half set is too small).
+    public var impliedPixelSizeHalfSetError: Double?
+    public var anisotropyHalfSetErrorPercent: Double?
     /// Why the matrix was kept, if it was.
     public var kept: String?
 }
@@ -77,7 +87,7 @@ public struct MagnificationShard: Sendable, Codable {
     public var shard: Int, shardCount: Int
     public var kminAngstrom: Double
     public var keepAstigmatism: Bool
-    public var sums: PlaceholderMagnificationAccumulator
+    public var sums: MagnificationAccumulator
     public var summary: StreamSummary
 
     /// The file name of shard `shard` of `count`.
@@ -112,7 +122,7 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
         settings.weights = weights
         settings.magMatrices = current
         let (sums, s) = try streamObservations(particles: particles, reference: reference, settings: settings,
-                                               make: { PlaceholderMagnificationAccumulator(weights: weights) }, progress: progress)
+                                               make: { MagnificationAccumulator(weights: weights) }, progress: progress)
         streamed = StreamSummary(micrographs: s.micrographs, particles: s.particles, seconds: streamed.seconds + s.seconds)
         let step = solveGroups(particles: particles, sums: sums, current: current, minimumParticles: options.minimumParticles)
         results = step.results
@@ -132,64 +142,60 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
 }
 
 /// Solves every group from the sums: the new matrices (unchanged for groups kept) and the results.
-public func solveGroups(particles: RefineParticles, sums: PlaceholderMagnificationAccumulator, current: [Matrix2x2?],
+public func solveGroups(particles: RefineParticles, sums: MagnificationAccumulator, current: [Matrix2x2?],
                         minimumParticles: Int) -> (matrices: [Matrix2x2?], results: [MagnificationGroupResult]) {
     var matrices = current
     var results: [MagnificationGroupResult] = []
     for (gi, g) in particles.optics.groups.enumerated() {
         let old = current[gi] ?? .identity
-        let halves = sums.groups[g.number] ?? [MagnificationSums(), MagnificationSums()]
-        var all = halves[0]
-        all.add(halves[1])
+        let before = MagnificationDecomposition(old)
         var r = MagnificationGroupResult(
-            opticsGroup: g.number, name: g.name, particles: all.particles, nominalPixelSize: g.imagePixelSize,
+            opticsGroup: g.number, name: g.name, particles: 0, nominalPixelSize: g.imagePixelSize,
             oldMatrix: [old.m00, old.m01, old.m10, old.m11], newMatrix: [old.m00, old.m01, old.m10, old.m11],
-            scale: old.isotropicScale, impliedPixelSize: g.imagePixelSize * old.isotropicScale,
-            anisotropyPercent: anisotropy(old).percent, anisotropyAxisDegrees: anisotropy(old).axis, amplitudeScale: 1,
+            scale: before.isotropicScale, impliedPixelSize: g.imagePixelSize * before.relativePixelSize,
+            anisotropyPercent: before.anisotropyPercent, anisotropyAxisDegrees: before.majorAxisAngle, amplitudeScale: 1,
             scaleErrorNormalEquations: 0, scaleDifferenceBetweenHalves: nil, anisotropyErrorPercent: 0, kept: nil)
-        guard all.particles >= minimumParticles else {
-            r.kept = "\(all.particles) particles, fewer than the \(minimumParticles) needed: the matrix is kept"
+        guard let halves = sums.groups[g.number] else {
+            r.kept = "no particles of this group were processed: the matrix is kept"
             results.append(r)
             continue
         }
-        guard let sol = solveMagnification(all) else {
+        let all = halves[0] + halves[1]
+        r.particles = all.particleCount
+        guard all.particleCount >= minimumParticles else {
+            r.kept = "\(all.particleCount) particles, fewer than the \(minimumParticles) needed: the matrix is kept"
+            results.append(r)
+            continue
+        }
+        guard let estimate = try? MagnificationEstimator.solve(all, previousMatrix: old) else {
             r.kept = "the normal equations are singular (no signal within the weights): the matrix is kept"
             results.append(r)
             continue
         }
-        let new = old * Matrix2x2(1 + sol.d[0], sol.d[1], sol.d[2], 1 + sol.d[3])
+        let new = estimate.matrix
         matrices[gi] = new
-        let a = anisotropy(new)
+        let d = estimate.decomposition, u = estimate.uncertainty
         r.newMatrix = [new.m00, new.m01, new.m10, new.m11]
-        r.scale = new.isotropicScale
-        r.impliedPixelSize = g.imagePixelSize * new.isotropicScale
-        r.anisotropyPercent = a.percent
-        r.anisotropyAxisDegrees = a.axis
-        r.amplitudeScale = sol.amplitudeScale
-        // scale ≈ 1 + (d00 + d11)/2: its error from the two diagonal errors (independent approx.).
-        let e = sol.standardErrors
-        r.scaleErrorNormalEquations = new.isotropicScale * 0.5 * (e[0] * e[0] + e[3] * e[3]).squareRoot()
-        r.anisotropyErrorPercent = 100 * (e[0] * e[0] + e[3] * e[3] + e[1] * e[1] + e[2] * e[2]).squareRoot() / 2
-        if halves[0].particles >= minimumParticles / 2 + 1, halves[1].particles >= minimumParticles / 2 + 1,
-           let s1 = solveMagnification(halves[0]), let s2 = solveMagnification(halves[1]) {
-            let m1 = old * Matrix2x2(1 + s1.d[0], s1.d[1], s1.d[2], 1 + s1.d[3])
-            let m2 = old * Matrix2x2(1 + s2.d[0], s2.d[1], s2.d[2], 1 + s2.d[3])
-            r.scaleDifferenceBetweenHalves = abs(m1.isotropicScale - m2.isotropicScale) / 2
+        r.scale = d.isotropicScale
+        r.impliedPixelSize = g.imagePixelSize * d.relativePixelSize
+        r.impliedPixelSizeError = g.imagePixelSize * u.relativePixelSize
+        r.anisotropyPercent = d.anisotropyPercent
+        r.anisotropyAxisDegrees = d.majorAxisAngle
+        r.anisotropyAxisErrorDegrees = u.majorAxisAngle
+        r.amplitudeScale = estimate.amplitudeScale
+        r.scaleErrorNormalEquations = u.isotropicScale
+        r.anisotropyErrorPercent = u.anisotropyPercent
+        if halves[0].particleCount >= minimumParticles / 2 + 1, halves[1].particleCount >= minimumParticles / 2 + 1,
+           let e1 = try? MagnificationEstimator.solve(halves[0], previousMatrix: old),
+           let e2 = try? MagnificationEstimator.solve(halves[1], previousMatrix: old) {
+            let spread = MagnificationUncertainty(halfSet: e1.decomposition, e2.decomposition)
+            r.scaleDifferenceBetweenHalves = spread.isotropicScale
+            r.impliedPixelSizeHalfSetError = g.imagePixelSize * spread.relativePixelSize
+            r.anisotropyHalfSetErrorPercent = spread.anisotropyPercent
         }
         results.append(r)
     }
     return (matrices, results)
-}
-
-/// The anisotropy of M: (σ₁ − σ₂) / ((σ₁ + σ₂)/2) in %, and the direction of σ₁ in degrees (−90, 90].
-public func anisotropy(_ m: Matrix2x2) -> (percent: Double, axis: Double) {
-    // MᵀM = [[a, b], [b, d]]; its eigenvector of the larger eigenvalue is the major axis in the input frame.
-    let a = m.m00 * m.m00 + m.m10 * m.m10, b = m.m00 * m.m01 + m.m10 * m.m11, d = m.m01 * m.m01 + m.m11 * m.m11
-    let mean = (a + d) / 2, diff = (((a - d) / 2) * ((a - d) / 2) + b * b).squareRoot()
-    let s1 = (mean + diff).squareRoot(), s2 = max(0, mean - diff).squareRoot()
-    var axis = 0.5 * atan2(2 * b, a - d) * 180 / Double.pi
-    if axis <= -90 { axis += 180 }
-    return (100 * (s1 - s2) / ((s1 + s2) / 2), diff < 1e-15 ? 0 : axis)
 }
 
 /// The defocus (U, V in Å, angle in degrees) that keeps the CTF's defocus term on the observed

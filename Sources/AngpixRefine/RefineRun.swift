@@ -79,7 +79,7 @@ public enum MagnificationRun {
             settings.gradients = true
             settings.weights = weights
             let (sums, summary) = try streamObservations(particles: particles, reference: reference, settings: settings,
-                                                         make: { PlaceholderMagnificationAccumulator(weights: weights) },
+                                                         make: { MagnificationAccumulator(weights: weights) },
                                                          progress: progress)
             let shard = MagnificationShard(input: input, particleCount: particles.records.count,
                                            shard: options.stream.shard, shardCount: options.stream.shardCount,
@@ -146,7 +146,7 @@ public enum MagnificationRun {
         guard particles.records.count == any.shard.particleCount else {
             throw RefineError.badShard(path: any.path, reason: "made from \(any.shard.particleCount) particles, \(input) now has \(particles.records.count)")
         }
-        var total = PlaceholderMagnificationAccumulator(weights: [:])
+        var total = MagnificationAccumulator(weights: [:])
         var micrographs = 0, count = 0, seconds = 0.0
         for i in 1...n {
             let s = shards[i]!.shard

@@ -87,7 +87,7 @@ struct RefineMagnificationCommand: ParsableCommand {
         OUTDIR/particles.star is the input with rlnMagMat00…11 in data_optics (composed with any \
         matrix already there) and each particle's defocus carried into the new coordinates \
         (unless --keep-astig); OUTDIR/refine.json has per group the scale, the implied pixel \
-        size (nominal × scale), the anisotropy and its axis, with uncertainties. Stack paths are \
+        size (nominal / scale), the anisotropy and its axis, with uncertainties. Stack paths are \
         read relative to the current folder (the RELION project folder).
 
         With --shard I/N only every N-th micrograph from the I-th is read and \
@@ -169,12 +169,12 @@ struct RefineMagnificationCommand: ParsableCommand {
         }
         for g in out.summary.groups {
             if let kept = g.kept { warn("optics group \(g.opticsGroup) (\(g.name)): \(kept)") }
-            let halves = g.scaleDifferenceBetweenHalves.map { ", ± \(formatFixed($0 * g.nominalPixelSize, decimals: 5)) between halves" } ?? ""
+            let halves = g.impliedPixelSizeHalfSetError.map { ", ± \(formatFixed($0, decimals: 5)) between half sets" } ?? ""
             print("optics group \(g.opticsGroup) (\(g.name)), \(g.particles) particles: pixel size \(formatFixed(g.impliedPixelSize, decimals: 5)) Å"
-                  + " (nominal \(formatFixed(g.nominalPixelSize, decimals: 5)) × scale \(formatFixed(g.scale, decimals: 5)),"
-                  + " ± \(formatFixed(g.scaleErrorNormalEquations * g.nominalPixelSize, decimals: 5))\(halves)),"
+                  + " ± \(formatFixed(g.impliedPixelSizeError, decimals: 5))\(halves)"
+                  + " (nominal \(formatFixed(g.nominalPixelSize, decimals: 5)) / scale \(formatFixed(g.scale, decimals: 5))),"
                   + " anisotropy \(formatFixed(g.anisotropyPercent, decimals: 3)) % ± \(formatFixed(g.anisotropyErrorPercent, decimals: 3))"
-                  + " at \(formatFixed(g.anisotropyAxisDegrees, decimals: 1))°")
+                  + " at \(formatFixed(g.anisotropyAxisDegrees, decimals: 1))° ± \(formatFixed(g.anisotropyAxisErrorDegrees, decimals: 1))°")
         }
         print("wrote \(out.files.joined(separator: ", ")) (\(out.summary.particles) particles, \(out.summary.micrographs) micrographs, "
               + "\(formatFixed(out.summary.seconds, decimals: 1)) s)")

@@ -37,10 +37,10 @@ import AngpixTestSupport
             printMeasured("group \(g.number): largest |angpix − RELION| matrix element", diff)
             printMeasured("group \(g.number): RELION scale", r.isotropicScale)
             printMeasured("group \(g.number): angpix scale", a.isotropicScale)
-            printMeasured("group \(g.number): RELION anisotropy %", anisotropy(r).percent)
-            printMeasured("group \(g.number): angpix anisotropy %", anisotropy(a).percent)
+            printMeasured("group \(g.number): RELION anisotropy %", MagnificationDecomposition(r).anisotropyPercent)
+            printMeasured("group \(g.number): angpix anisotropy %", MagnificationDecomposition(a).anisotropyPercent)
             relionScales.append(r.isotropicScale)
-            relionAniso.append(anisotropy(r).percent)
+            relionAniso.append(MagnificationDecomposition(r).anisotropyPercent)
         }
         // Measured 2026-12-01 on this set (box 48, noise-free, truth 1.02 / 1.5 % at 30° / none):
         // RELION 3.1.3 scales 1.030, 1.003, 1.000 and anisotropy 0.10, 1.33, 0.00 %; angpix's one
@@ -50,7 +50,7 @@ import AngpixTestSupport
         // group the same, the scale error and the anisotropy found where they are.
         #expect(abs(relionScales[2] - 1) < 1e-3 && relionAniso[2] < 0.05)
         let a3 = try #require(ours[2])
-        #expect(abs(a3.isotropicScale - 1) < 1e-3 && anisotropy(a3).percent < 0.05)
+        #expect(abs(a3.isotropicScale - 1) < 1e-3 && MagnificationDecomposition(a3).anisotropyPercent < 0.05)
         #expect(relionScales[0] > 1.01 && relionAniso[0] < 0.3)
         #expect(relionAniso[1] > 1.0)
     }
