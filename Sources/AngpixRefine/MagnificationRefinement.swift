@@ -121,6 +121,7 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
         settings.gradients = true
         settings.weights = weights
         settings.magMatrices = current
+        settings.carryDefocus = !options.keepAstigmatism
         let (sums, s) = try streamObservations(particles: particles, reference: reference, settings: settings,
                                                make: { MagnificationAccumulator(weights: weights) }, progress: progress)
         streamed = StreamSummary(micrographs: s.micrographs, particles: s.particles, seconds: streamed.seconds + s.seconds)

@@ -33,6 +33,10 @@ public struct StreamSettings: Sendable {
     public var gradients: Bool = false
     /// The current magnification matrix of each group (by index in the optics table); nil = the file's.
     public var magMatrices: [Matrix2x2?]? = nil
+    /// With `magMatrices` other than the file's: carry each particle's defocus into the new
+    /// coordinates (its CTF on the observed grid stays the one fitted to its image, as the written
+    /// output will have it); false for `--keep-astig`, where the file's defocus is kept as it is.
+    public var carryDefocus = true
     /// The current even / odd Zernike coefficients of each group; nil = the file's.
     public var evenZernike: [[Double]]? = nil
     public var oddZernike: [[Double]]? = nil
@@ -99,9 +103,19 @@ public func streamObservations<A: ObservationAccumulator>(
                         let observed = try readSpectrum(particles: particles, record: r, box: s, pixelSize: g.imagePixelSize,
                                                         plan: planByBox[s]!, stacks: stacks)
                         let mag: Matrix2x2?? = settings.magMatrices.map { $0[r.groupIndex] }
-                        let ctf = particles.ctfParameters(row: row, magMatrix: mag,
+                        var ctf = particles.ctfParameters(row: row, magMatrix: mag,
                                                           evenZernike: settings.evenZernike?[r.groupIndex],
                                                           oddZernike: settings.oddZernike?[r.groupIndex])
+                        // A pass at another matrix than the file's: the particle's CTF must stay the
+                        // one fitted to its image, so its defocus is carried into the new coordinates.
+                        if settings.carryDefocus, let new = ctf.magMatrix {
+                            let old = g.magMatrix.map(Matrix2x2.init) ?? .identity
+                            if new != old {
+                                let c = carryDefocus(u: ctf.defocusU, v: ctf.defocusV, angleDegrees: ctf.defocusAngle,
+                                                     old: old, new: new)
+                                ctf.defocusU = c.u; ctf.defocusV = c.v; ctf.defocusAngle = c.angle
+                            }
+                        }
                         let pred = reference.projector(forSubset: r.randomSubset).project(
                             pose: r.pose, boxSize: s, pixelSize: g.imagePixelSize, magMatrix: ctf.magMatrix,
                             gradient: settings.gradients, only: settings.weights?[g.number])

@@ -34,6 +34,9 @@ func anisotropic(percent: Double, axisDegrees: Double, scale: Double = 1) -> Mat
     func options(_ set: SyntheticParticleSet, iterations: Int = 3) -> MagnificationOptions {
         var o = MagnificationOptions()
         o.iterations = iterations
+        // The synthetic particles' CTF is the file's defocus at the true matrix (a defocus already
+        // refined in the reference's frame), the case --keep-astig is for: no carrying between passes.
+        o.keepAstigmatism = true
         o.stream.projectDirectory = set.folder
         return o
     }
