@@ -177,8 +177,9 @@ public enum MagnificationEstimator {
 
     /// Solves the sums for D (and the amplitude scale when `fitAmplitude`), composes the new
     /// matrix with `previousMatrix` and propagates the uncertainties.
-    public static func solve(_ s: MagnificationSums, previousMatrix: Matrix2x2 = .identity,
-                             fitAmplitude: Bool = true) throws -> MagnificationEstimate {
+    public static func solve(_ raw: MagnificationSums, previousMatrix: Matrix2x2 = .identity,
+                             fitAmplitude: Bool = true, matchShellAmplitudes: Bool = true) throws -> MagnificationEstimate {
+        let s = matchShellAmplitudes ? shellMatched(raw) : raw
         let n = fitAmplitude ? 5 : 4
         var H = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
         var b = [Double](repeating: 0, count: n)
@@ -233,6 +234,45 @@ public enum MagnificationEstimator {
                                      decomposition: MagnificationDecomposition(M),
                                      uncertainty: MagnificationUncertainty(matrix: M, covariance: covM),
                                      residualVariance: sigma2)
+    }
+
+    /// The sums as if each prediction had been scaled, shell by shell, by β = Σ Re(conj(t f) y) /
+    /// Σ |t f|² (the ratio of the observed to the predicted amplitude in that resolution shell,
+    /// over the group's particles). Real images lose high-frequency amplitude that the reference's
+    /// projection keeps (signal delocalised out of the box by the CTF, the detector's MTF, B-factors);
+    /// the fitted displacement is then scaled by that β where the gradient is largest, which shrank
+    /// a 2 % error to a 0.5 % step on simulated particles. With the prediction matched per shell the
+    /// linear model y ≈ β t (f + g·d) is unbiased again; all that is needed is already in the sums:
+    /// A' = β² A, b' = β b + (β − β²) Σ Re(conj(t f) t g), ff' = β² ff, fg' = β² fg,
+    /// bf' = β (bf + ff) − β² ff, E' = E + Σ [2 (1 − β)(bf + ff) + (β² − 1) ff].
+    public static func shellMatched(_ s: MagnificationSums) -> MagnificationSums {
+        let box = s.grid.boxSize, extent = Double(box) * s.grid.pixelSize
+        let shells = box / 2 + 2
+        func shell(_ i: Int) -> Int {
+            let k = s.grid.frequency(ofIndex: i)
+            return min(shells - 1, Int(((k.x * k.x + k.y * k.y).squareRoot() * extent).rounded()))
+        }
+        var cross = [Double](repeating: 0, count: shells), power = [Double](repeating: 0, count: shells)
+        for i in 0..<s.grid.count where s.ff[i] != 0 {
+            let sh = shell(i)
+            cross[sh] += s.bf[i] + s.ff[i]
+            power[sh] += s.ff[i]
+        }
+        let beta = (0..<shells).map { power[$0] > 0 ? cross[$0] / power[$0] : 1 }
+        var o = s
+        var energy = s.residualEnergy
+        for i in 0..<s.grid.count where s.ff[i] != 0 || s.axx[i] != 0 || s.ayy[i] != 0 {
+            let b = beta[shell(i)], b2 = b * b
+            let r = s.bf[i] + s.ff[i]
+            o.axx[i] = b2 * s.axx[i]; o.axy[i] = b2 * s.axy[i]; o.ayy[i] = b2 * s.ayy[i]
+            o.bx[i] = b * s.bx[i] + (b - b2) * s.fgx[i]
+            o.by[i] = b * s.by[i] + (b - b2) * s.fgy[i]
+            o.ff[i] = b2 * s.ff[i]; o.fgx[i] = b2 * s.fgx[i]; o.fgy[i] = b2 * s.fgy[i]
+            o.bf[i] = b * r - b2 * s.ff[i]
+            energy += 2 * (1 - b) * r + (b2 - 1) * s.ff[i]
+        }
+        o.residualEnergy = max(0, energy)
+        return o
     }
 
     /// RELION's default carrying of one micrograph's defocus into the new coordinates (its
