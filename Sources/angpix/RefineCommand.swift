@@ -15,8 +15,8 @@ struct RefineCommand: ParsableCommand {
         discussion: """
         Example:
           angpix refine magnification Refine3D/job010/run_data.star --postprocess PostProcess/job011/postprocess.star -o Mag
-          angpix refine aberrations run_data.star --postprocess postprocess.star -o Aberr
-          angpix refine defocus Aberr/particles.star --postprocess postprocess.star -o Defocus
+          angpix refine aberrations run_data.star --postprocess pp.star -o Aberr
+          angpix refine defocus Aberr/particles.star --postprocess pp.star -o Defocus
         """,
         subcommands: [RefineMagnificationCommand.self, RefineAberrationsCommand.self, RefineDefocusCommand.self]
     )
@@ -209,9 +209,9 @@ struct RefineAberrationsCommand: ParsableCommand {
         one run and writes what a single run would have.
 
         Example:
-          angpix refine aberrations run_data.star --postprocess postprocess.star -o Aberr
+          angpix refine aberrations run_data.star --postprocess pp.star -o Aberr
           angpix calibrate zernike Aberr/particles.star --cs-true 2.7
-          angpix refine aberrations run_data.star --postprocess postprocess.star \\
+          angpix refine aberrations run_data.star --postprocess pp.star \\
               -o Aberr --shard 2/10
           angpix refine aberrations --merge Aberr -o Aberr
         """
@@ -342,8 +342,8 @@ struct RefineDefocusCommand: ParsableCommand {
         of one run together.
 
         Example:
-          angpix refine defocus Aberr/particles.star --postprocess postprocess.star -o Defocus
-          angpix refine defocus run_data.star --postprocess postprocess.star -o Defocus \\
+          angpix refine defocus Aberr/particles.star --postprocess pp.star -o Defocus
+          angpix refine defocus run_data.star --postprocess pp.star -o Defocus \\
               --shard 2/10
           angpix refine defocus --merge Defocus -o Defocus
         """
