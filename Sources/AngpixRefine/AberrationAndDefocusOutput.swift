@@ -2,10 +2,8 @@
 // Writing the results of the aberration and defocus fits into the particle file, changing only
 // what must change (the STAR engine keeps every other value's text):
 //   - data_optics rlnEvenZernike and rlnOddZernike as RELION writes vectors, `[a,b,c]`;
-//   - the beam tilt taken out of the odd terms as RELION 3.1 does (ctf/tilt_helper.cpp
-//     extractTilt): a tilt (tx, ty) in mrad contributes Z3±1 = −s·t/3 and Z1±1 = −2s·t/3 with
-//     s = π · 20000 · Cs(mm) · λ²(Å²), so the odd coefficients 3 (Z3⁻¹, y) and 4 (Z3¹, x) become
-//     rlnBeamTiltY/X and coefficients 0 and 1 lose what the tilt put there;
+//   - rlnBeamTiltX/Y as given (the split of the odd terms into a tilt is BeamTilt.extract, in
+//     OddAberrationEstimator.swift);
 //   - per-particle rlnDefocusU/V/Angle.
 // The estimators (estim branch) give the numbers; these functions only write them.
 
@@ -13,21 +11,6 @@ import Foundation
 import AngpixCore
 import AngpixSTAR
 import AngpixOptics
-
-/// RELION's split of odd Zernike coefficients into a beam tilt (mrad) and the remaining terms.
-public func extractBeamTilt(oddZernike: [Double], sphericalAberrationMM cs: Double, voltageKV: Double)
-    -> (tiltX: Double, tiltY: Double, remaining: [Double]) {
-    var c = oddZernike
-    if c.count < 5 { c += [Double](repeating: 0, count: 5 - c.count) }
-    let lambda = electronWavelength(kilovolts: voltageKV)
-    let scale = cs * 20000 * lambda * lambda * Double.pi
-    let z3x = c[4], z3y = c[3]
-    c[4] = 0; c[3] = 0
-    c[1] -= 2 * z3x
-    c[0] -= 2 * z3y
-    guard scale != 0 else { return (0, 0, oddZernike) }
-    return (-3 * z3x / scale, -3 * z3y / scale, c)
-}
 
 /// A RELION vector value: `[a,b,c]`.
 public func relionVectorText(_ values: [Double]) -> String {

@@ -15,8 +15,10 @@ struct RefineCommand: ParsableCommand {
         discussion: """
         Example:
           angpix refine magnification Refine3D/job010/run_data.star --postprocess PostProcess/job011/postprocess.star -o Mag
+          angpix refine aberrations run_data.star --postprocess pp.star -o Aberr
+          angpix refine defocus Aberr/particles.star --postprocess pp.star -o Defocus
         """,
-        subcommands: [RefineMagnificationCommand.self]
+        subcommands: [RefineMagnificationCommand.self, RefineAberrationsCommand.self, RefineDefocusCommand.self]
     )
 }
 
@@ -37,8 +39,11 @@ struct RefineInputOptions: ParsableArguments {
     @Option(help: "A STAR file with a data_fsc table (e.g. a postprocess.star) for the weights.")
     var fsc: String?
 
-    @Option(help: "Ignore frequencies below 1/KMIN (Å), as CtfRefine's --kmin_ctf.")
-    var kmin: Double = 20
+    @Option(name: .customLong("kmin"), help: "Ignore frequencies below 1/KMIN (Å), as CtfRefine's --kmin_ctf (default: 20; 30 for defocus).")
+    var kminGiven: Double?
+
+    /// --kmin, or CtfRefine's default of 20 Å.
+    var kmin: Double { kminGiven ?? 20 }
 
     @Option(help: "Do only part I of N of the micrographs (I/N, e.g. 3/10) and write its partial sums.")
     var shard: String?
@@ -178,5 +183,239 @@ struct RefineMagnificationCommand: ParsableCommand {
         }
         print("wrote \(out.files.joined(separator: ", ")) (\(out.summary.particles) particles, \(out.summary.micrographs) micrographs, "
               + "\(formatFixed(out.summary.seconds, decimals: 1)) s)")
+    }
+}
+
+struct RefineAberrationsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aberrations",
+        abstract: "Each optics group's symmetric and antisymmetric aberrations and beam tilt (CtfRefine --fit_aberr, --fit_beamtilt).",
+        discussion: """
+        Every particle is compared with the projection of the other half map (rlnRandomSubset), \
+        weighted by the FSC (zero below 1/--kmin and from where the FSC falls below 0.143). One \
+        pass sums, per optics group, the per-pixel phase errors of the symmetric (even) and \
+        antisymmetric (odd) aberrations; the Zernike fits are added to the group's rlnEvenZernike \
+        (Z40 at index 6) and odd terms, and the beam tilt is taken out of the odd terms as RELION \
+        3.1 does (rlnBeamTiltX/Y in mrad). OUTDIR/particles.star is the input with the new optics; \
+        OUTDIR/refine.json has per group the coefficients with standard errors and half-set \
+        spreads; OUTDIR/aberrations_groupN.svg shows the per-pixel phases and the fitted surfaces.
+
+        Z40 with a trusted Cs gives the absolute pixel size: angpix calibrate zernike \
+        OUTDIR/particles.star --cs-true 2.7. Refine the defocus afterwards (angpix refine \
+        defocus), as the defocus had absorbed part of a pixel-size error.
+
+        With --shard I/N only every N-th micrograph from the I-th is read and \
+        OUTDIR/refine_shardIIIofNNN.json holds the partial sums; --merge DIR… adds the shards of \
+        one run and writes what a single run would have.
+
+        Example:
+          angpix refine aberrations run_data.star --postprocess pp.star -o Aberr
+          angpix calibrate zernike Aberr/particles.star --cs-true 2.7
+          angpix refine aberrations run_data.star --postprocess pp.star \\
+              -o Aberr --shard 2/10
+          angpix refine aberrations --merge Aberr -o Aberr
+        """
+    )
+
+    @Argument(help: "The particle STAR file (RELION 3.1, after Refine3D).")
+    var input: String?
+
+    @OptionGroup var common: RefineInputOptions
+
+    @Option(name: [.customShort("o"), .customLong("out")], help: "The output folder.")
+    var output: String?
+
+    @Option(name: .customLong("even-order"), help: "Radial order of the even Zernike fit: 4 (9 terms) or 6 (16).")
+    var evenOrder: Int = 4
+
+    @Option(name: .customLong("odd-order"), help: "Radial order of the odd Zernike fit: 3 (6 terms) or 5 (12).")
+    var oddOrder: Int = 3
+
+    @Flag(name: .customLong("no-even"), help: "Do not fit the even (symmetric) aberrations.")
+    var noEven = false
+
+    @Flag(name: .customLong("no-odd"), help: "Do not fit the odd aberrations and the beam tilt.")
+    var noOdd = false
+
+    @Option(name: .customLong("min-particles"), help: "Groups with fewer particles keep their aberrations.")
+    var minParticles: Int = 20
+
+    @Option(parsing: .upToNextOption, help: "Add the partial sums of these shard folders and solve.")
+    var merge: [String] = []
+
+    func validate() throws {
+        try common.check(merging: !merge.isEmpty)
+        guard evenOrder == 4 || evenOrder == 6 else { throw ValidationError("--even-order must be 4 or 6") }
+        guard oddOrder == 3 || oddOrder == 5 else { throw ValidationError("--odd-order must be 3 or 5") }
+        guard !(noEven && noOdd) else { throw ValidationError("--no-even and --no-odd together leave nothing to fit") }
+        guard minParticles >= 1 else { throw ValidationError("--min-particles must be at least 1") }
+        if !merge.isEmpty {
+            guard input == nil, common.shard == nil, common.postprocess == nil, common.half1 == nil else {
+                throw ValidationError("--merge DIR… takes no particle file, --shard or reference: the shards recorded them")
+            }
+            return
+        }
+        guard input != nil else { throw ValidationError("missing the particle STAR file") }
+        guard output != nil else { throw ValidationError("missing -o OUTDIR") }
+    }
+
+    func run() throws {
+        if let jobs = common.jobs { Parallelism.setJobs(jobs) }
+        if !merge.isEmpty {
+            let out = try AberrationRun.merge(directories: merge, outputDirectory: output ?? merge[0],
+                                              minimumParticles: minParticles, force: common.force)
+            try report(out)
+            return
+        }
+        var options = AberrationOptions()
+        options.kminAngstrom = common.kmin
+        options.evenOrder = evenOrder
+        options.oddOrder = oddOrder
+        options.fitEven = !noEven
+        options.fitOdd = !noOdd
+        options.minimumParticles = minParticles
+        if let shard = common.shard.flatMap(parseShard) {
+            options.stream.shard = shard.0
+            options.stream.shardCount = shard.1
+        }
+        let progress = ProgressLine("refine aberrations", unit: "particles")
+        let out = try AberrationRun.run(input: input!, reference: common.source, outputDirectory: output!,
+                                        options: options, force: common.force, progress: progress.handler)
+        progress.finish()
+        try report(out)
+    }
+
+    func report(_ out: AberrationRunOutput) throws {
+        if common.json { try printJSON(out.summary); return }
+        if let shardFile = out.shardFile {
+            print("\(out.summary.particles) particles of \(out.summary.micrographs) micrographs: partial sums in \(shardFile)")
+            return
+        }
+        for g in out.summary.groups {
+            for k in g.kept { warn("optics group \(g.opticsGroup) (\(g.name)): \(k)") }
+            var parts: [String] = []
+            if let e = g.even {
+                var text = "Z40 \(formatFixed(e.z40, decimals: 3)) ± \(formatFixed(e.z40Error, decimals: 3))"
+                if let h = e.z40HalfSetSpread { text += " (± \(formatFixed(h, decimals: 3)) between halves)" }
+                text += e.z40Significant ? ", apparent Cs \(formatFixed(e.apparentCs, decimals: 3)) mm"
+                    : " (unreliable: |Z40| < 3 σ, the data do not determine it)"
+                parts.append(text)
+            }
+            if let o = g.odd, let tx = o.beamTiltX, let ty = o.beamTiltY {
+                var text = "beam tilt X \(formatFixed(tx, decimals: 3)) ± \(formatFixed(o.beamTiltXError ?? .nan, decimals: 3)),"
+                    + " Y \(formatFixed(ty, decimals: 3)) ± \(formatFixed(o.beamTiltYError ?? .nan, decimals: 3)) mrad"
+                if let sx = o.beamTiltXHalfSetSpread, let sy = o.beamTiltYHalfSetSpread {
+                    text += " (± \(formatFixed(sx, decimals: 3)), \(formatFixed(sy, decimals: 3)) between halves)"
+                }
+                if !o.beamTiltSignificant { text += " (not distinguishable from zero: < 3 σ)" }
+                parts.append(text)
+            } else if g.odd != nil {
+                parts.append("odd terms fitted (Cs is 0: no beam tilt)")
+            }
+            if !parts.isEmpty {
+                print("optics group \(g.opticsGroup) (\(g.name)), \(g.particles) particles: " + parts.joined(separator: "; "))
+            }
+        }
+        print("wrote \(out.files.joined(separator: ", ")) (\(out.summary.particles) particles, \(out.summary.micrographs) micrographs, "
+              + "\(formatFixed(out.summary.seconds, decimals: 1)) s)")
+    }
+}
+
+struct RefineDefocusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "defocus",
+        abstract: "Each particle's defocus, with each micrograph's astigmatism (CtfRefine --fit_defocus).",
+        discussion: """
+        Micrograph by micrograph, each particle is compared with the projection of the other half \
+        map (rlnRandomSubset), weighted by the FSC (zero below 1/--kmin and from where the FSC \
+        falls below 0.143): a search over ± --range Å, then a joint fit of every particle's \
+        defocus and the micrograph's astigmatism (RELION 3.1's default mode). The group's current \
+        aberrations (rlnEvenZernike, rlnOddZernike, rlnBeamTiltX/Y) and magnification are used. \
+        OUTDIR/particles.star is the input with the new rlnDefocusU/V/Angle; OUTDIR/refine.json \
+        has the RMS change per optics group and each micrograph's astigmatism.
+
+        Run it after refine aberrations: a defocus that had absorbed part of a pixel-size error \
+        comes back once the Cs error is in Z40.
+
+        With --shard I/N only every N-th micrograph from the I-th is refined and \
+        OUTDIR/refine_shardIIIofNNN.json holds its particles' results; --merge DIR… puts the shards \
+        of one run together.
+
+        Example:
+          angpix refine defocus Aberr/particles.star --postprocess pp.star -o Defocus
+          angpix refine defocus run_data.star --postprocess pp.star -o Defocus \\
+              --shard 2/10
+          angpix refine defocus --merge Defocus -o Defocus
+        """
+    )
+
+    @Argument(help: "The particle STAR file (RELION 3.1, after Refine3D).")
+    var input: String?
+
+    @OptionGroup var common: RefineInputOptions
+
+    @Option(name: [.customShort("o"), .customLong("out")], help: "The output folder.")
+    var output: String?
+
+    @Option(help: "Search the defocus over ± RANGE Å around each particle's.")
+    var range: Double = 2000
+
+    @Flag(name: .customLong("per-particle-astig"), help: "Fit each particle's astigmatism (default: one per micrograph).")
+    var perParticleAstig = false
+
+    @Flag(name: .customLong("keep-astig"), help: "Keep each particle's astigmatism; refine only the mean defocus.")
+    var keepAstig = false
+
+    @Option(parsing: .upToNextOption, help: "Put together the results of these shard folders.")
+    var merge: [String] = []
+
+    func validate() throws {
+        try common.check(merging: !merge.isEmpty)
+        guard range > 0, range.isFinite else { throw ValidationError("--range must be a positive number of Å") }
+        guard !(perParticleAstig && keepAstig) else { throw ValidationError("give --per-particle-astig or --keep-astig, not both") }
+        if !merge.isEmpty {
+            guard input == nil, common.shard == nil, common.postprocess == nil, common.half1 == nil else {
+                throw ValidationError("--merge DIR… takes no particle file, --shard or reference: the shards recorded them")
+            }
+            return
+        }
+        guard input != nil else { throw ValidationError("missing the particle STAR file") }
+        guard output != nil else { throw ValidationError("missing -o OUTDIR") }
+    }
+
+    func run() throws {
+        if let jobs = common.jobs { Parallelism.setJobs(jobs) }
+        if !merge.isEmpty {
+            let out = try DefocusRun.merge(directories: merge, outputDirectory: output ?? merge[0], force: common.force)
+            try report(out)
+            return
+        }
+        var options = DefocusOptions()
+        options.kminAngstrom = common.kminGiven ?? 30
+        options.searchRange = range
+        options.astigmatism = perParticleAstig ? .perParticle : keepAstig ? .keep : .perMicrograph
+        if let shard = common.shard.flatMap(parseShard) {
+            options.stream.shard = shard.0
+            options.stream.shardCount = shard.1
+        }
+        let progress = ProgressLine("refine defocus", unit: "particles")
+        let out = try DefocusRun.run(input: input!, reference: common.source, outputDirectory: output!,
+                                     options: options, force: common.force, progress: progress.handler)
+        progress.finish()
+        try report(out)
+    }
+
+    func report(_ out: DefocusRunOutput) throws {
+        if common.json { try printJSON(out.summary); return }
+        if let shardFile = out.shardFile {
+            print("\(out.summary.particles) particles of \(out.summary.micrographs.count) micrographs: results in \(shardFile)")
+            return
+        }
+        for g in out.summary.groups where g.particles > 0 {
+            print("optics group \(g.opticsGroup) (\(g.name)), \(g.particles) particles: defocus change RMS \(formatFixed(g.rmsChange, decimals: 1)) Å,"
+                  + " mean \(formatFixed(g.meanChange, decimals: 1)) Å; median error \(formatFixed(g.medianError, decimals: 1)) Å")
+        }
+        print("wrote \(out.files.joined(separator: ", ")) (\(out.summary.particles) particles, \(out.summary.micrographs.count) micrographs, "
+              + "RMS change \(formatFixed(out.summary.rmsChange, decimals: 1)) Å, \(formatFixed(out.summary.seconds, decimals: 1)) s)")
     }
 }

@@ -17,8 +17,8 @@ import AngpixTestSupport
         let s = 2.7 * 20000 * lambda * lambda * Double.pi
         let z3x = -s * 0.3 / 3, z3y = -s * -0.2 / 3
         let odd = [0.01 + 2 * z3y, 0.02 + 2 * z3x, 0, z3y, z3x, 0]
-        let r = extractBeamTilt(oddZernike: odd, sphericalAberrationMM: 2.7, voltageKV: 300)
-        #expect(abs(r.tiltX - 0.3) < 1e-12 && abs(r.tiltY + 0.2) < 1e-12)
+        let r = BeamTilt.extract(from: odd, sphericalAberration: 2.7, wavelength: lambda)
+        #expect(abs(r.tiltX! - 0.3) < 1e-9 && abs(r.tiltY! + 0.2) < 1e-9)
         #expect(abs(r.remaining[0] - 0.01) < 1e-15 && abs(r.remaining[1] - 0.02) < 1e-15)
         #expect(r.remaining[3] == 0 && r.remaining[4] == 0)
     }

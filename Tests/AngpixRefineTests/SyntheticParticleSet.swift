@@ -19,10 +19,24 @@ struct SyntheticGroup {
     /// rlnMagMat already in the file (nil: none).
     var fileMatrix: Matrix2x2? = nil
     var particles: Int
+    /// The true optics where they differ from the file's (which says Cs 2.7 mm and no aberrations):
+    /// the CTF's matrix (nil: `trueMatrix`; a matrix here and identity as `trueMatrix` is a
+    /// pixel-size error the reference, made from these particles, does not see), Cs (mm), Zernike terms.
+    var ctfMatrix: Matrix2x2? = nil
+    var trueCs: Double = 2.7
+    var trueEvenZernike: [Double] = []
+    var trueOddZernike: [Double] = []
+    /// The file's defocus: the truth scaled by this factor, plus a uniform error of ± `defocusError` Å.
+    var fileDefocusScale: Double = 1
+    var defocusError: Double = 0
+    /// One astigmatism per micrograph (RELION's default fit) instead of one per particle.
+    var micrographAstigmatism = false
 }
 
 struct SyntheticParticleSet {
     var folder: String
+    /// Each particle's true mean defocus (Å), by row.
+    var trueDefocus: [Double] = []
     var star: String { folder + "/particles.star" }
     var postprocess: String { folder + "/postprocess.star" }
 
@@ -68,6 +82,7 @@ struct SyntheticParticleSet {
                       "rlnOriginXAngst", "rlnOriginYAngst", "rlnRandomSubset", "rlnDefocusU", "rlnDefocusV", "rlnDefocusAngle"]
         for (i, l) in labels.enumerated() { rows += "_\(l) #\(i + 1)\n" }
         var micrograph = 0
+        var truth: [Double] = []
         for (gi, g) in groups.enumerated() {
             let s = g.box, plan = try RealFFTPlan(shape: [s, s])
             var left = g.particles
@@ -78,19 +93,31 @@ struct SyntheticParticleSet {
                 let stackName = "Stacks/mic\(micrograph).mrcs"
                 let writer = try MRCStackWriter(path: folder + "/" + stackName, nx: s, ny: s, pixelSize: g.pixelSize, policy: policy)
                 let defocus = rng.uniform(8000, 20000)
+                let shared = g.micrographAstigmatism ? (rng.uniform(0, 400), rng.uniform(-90, 90)) : nil
                 for k in 0..<n {
                     let pose = ParticlePose(rotDegrees: rng.uniform(-180, 180), tiltDegrees: acos(rng.uniform(-1, 1)) * 180 / Double.pi,
                                             psiDegrees: rng.uniform(-180, 180),
                                             originXAngstrom: rng.uniform(-3, 3), originYAngstrom: rng.uniform(-3, 3))
-                    let du = defocus + rng.uniform(-300, 300), dv = du - rng.uniform(0, 400), da = rng.uniform(-90, 90)
-                    let ctf = try CTF(CTFParameters(defocusU: du, defocusV: dv, defocusAngle: da, magMatrix: g.trueMatrix))
+                    let du = defocus + rng.uniform(-300, 300)
+                    let dv = du - (shared?.0 ?? rng.uniform(0, 400)), da = shared?.1 ?? rng.uniform(-90, 90)
+                    let ctf = try CTF(CTFParameters(defocusU: du, defocusV: dv, defocusAngle: da, sphericalAberration: g.trueCs,
+                                                    evenZernike: g.trueEvenZernike, oddZernike: g.trueOddZernike,
+                                                    magMatrix: g.ctfMatrix ?? g.trueMatrix))
+                    truth.append((du + dv) / 2)
+                    var fu = du * g.fileDefocusScale, fv = dv * g.fileDefocusScale
+                    if g.defocusError > 0 {
+                        let e = rng.uniform(-g.defocusError, g.defocusError)
+                        fu += e; fv += e
+                    }
                     var spectrum = projector.project(pose: pose, boxSize: s, pixelSize: g.pixelSize, magMatrix: g.trueMatrix).values
                     let hx = s / 2 + 1, extent = Double(s) * g.pixelSize
                     for row in 0..<s {
                         let ky = Double(fourierFrequency(row, s)) / extent
                         for i in 0..<hx {
-                            let c = ctf.value(x: Double(i) / extent, y: ky)
-                            spectrum[row * hx + i] = spectrum[row * hx + i] * Float(c * Double(s * s))
+                            let c = ctf.complexValue(x: Double(i) / extent, y: ky)
+                            let v = spectrum[row * hx + i], n = Double(s * s)
+                            spectrum[row * hx + i] = Complex32(re: Float((c.re * Double(v.re) - c.im * Double(v.im)) * n),
+                                                               im: Float((c.re * Double(v.im) + c.im * Double(v.re)) * n))
                         }
                     }
                     var image = plan.inverse(spectrum)
@@ -98,12 +125,12 @@ struct SyntheticParticleSet {
                     try writer.append(image)
                     let subset = (k + micrograph) % 2 + 1
                     rows += "\(k + 1)@\(stackName) mic\(micrograph).mrc \(gi + 1) \(pose.rotDegrees) \(pose.tiltDegrees) \(pose.psiDegrees) "
-                    rows += "\(pose.originXAngstrom) \(pose.originYAngstrom) \(subset) \(du) \(dv) \(da)\n"
+                    rows += "\(pose.originXAngstrom) \(pose.originYAngstrom) \(subset) \(fu) \(fv) \(da)\n"
                 }
                 try writer.commit()
             }
         }
         try (optics + rows).write(toFile: folder + "/particles.star", atomically: true, encoding: .utf8)
-        return SyntheticParticleSet(folder: folder)
+        return SyntheticParticleSet(folder: folder, trueDefocus: truth)
     }
 }
