@@ -18,7 +18,7 @@ public struct MagnificationOptions: Sendable {
     /// Weights start at 1/kmin (Å).
     public var kminAngstrom: Double = 20
     /// Passes over the data (at most); the matrix is updated after each, and the passes stop early
-    /// when one changes no matrix element by more than 1e-6.
+    /// when one changes no matrix element by more than a fifth of the scale's standard error.
     public var iterations: Int = 1
     /// Keep each particle's defocus values as they are.
     public var keepAstigmatism = false
@@ -128,9 +128,13 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
         let step = solveGroups(particles: particles, sums: sums, current: current, minimumParticles: options.minimumParticles)
         results = step.results
         current = step.matrices
-        // Converged: another pass would change no matrix element by more than 1e-6.
-        let change = results.map { r in zip(r.newMatrix, r.oldMatrix).map { abs($0 - $1) }.max() ?? 0 }.max() ?? 0
-        if change < 1e-6 { break }
+        // Converged: in every group this pass changed no matrix element by more than a fifth of
+        // the scale's standard error (further passes would only follow the noise), or by 1e-6.
+        let converged = results.allSatisfy { r in
+            let change = zip(r.newMatrix, r.oldMatrix).map { abs($0 - $1) }.max() ?? 0
+            return r.kept != nil || change < max(1e-6, 0.2 * r.scaleErrorNormalEquations)
+        }
+        if converged { break }
     }
     // Report the change from the file's matrices, not from the last pass's starting point.
     for i in results.indices {

@@ -114,8 +114,8 @@ struct RefineMagnificationCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("out")], help: "The output folder.")
     var output: String?
 
-    @Option(help: "Passes over the data, the matrix updated after each (one with --shard).")
-    var iterations: Int = 2
+    @Option(help: "Passes over the data at most, the matrix updated after each; they stop when a pass changes the matrices by less than a fifth of their standard error (one with --shard).")
+    var iterations: Int = 8
 
     @Flag(name: .customLong("keep-astig"), help: "Keep each particle's defocus and astigmatism as they are.")
     var keepAstig = false
