@@ -80,7 +80,7 @@ public struct MagnificationSummary: Sendable, Codable, Equatable {
 }
 
 /// A shard's partial sums (OUTDIR/refine_shardIIIofNNN.json).
-public struct MagnificationShard: Sendable, Codable {
+public struct MagnificationShard: Sendable, Codable, RefineShardFile {
     public var kind = "angpix refine magnification partial sums"
     public var input: String
     public var particleCount: Int
@@ -91,10 +91,9 @@ public struct MagnificationShard: Sendable, Codable {
     public var summary: StreamSummary
 
     /// The file name of shard `shard` of `count`.
-    public static func fileName(shard: Int, count: Int) -> String {
-        func pad(_ v: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, 3 - s.count)) + s }
-        return "refine_shard\(pad(shard))of\(pad(count)).json"
-    }
+    public static func fileName(shard: Int, count: Int) -> String { RefineShards.fileName(shard: shard, count: count) }
+    /// What must agree between the shards of one run besides the input and the shard count.
+    public var runKey: String { "kmin \(kminAngstrom) Å" }
 }
 
 /// The per-group weights for the particles' optics groups.

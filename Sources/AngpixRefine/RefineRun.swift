@@ -103,42 +103,10 @@ public enum MagnificationRun {
     /// particles.star and refine.json into `outputDirectory`.
     public static func merge(directories: [String], outputDirectory: String, minimumParticles: Int = 20,
                              force: Bool) throws -> MagnificationRunOutput {
-        var shards: [Int: (path: String, shard: MagnificationShard)] = [:]
-        for dir in directories {
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
-            for name in names.sorted() where name.hasPrefix("refine_shard") && name.hasSuffix(".json") {
-                let path = (dir as NSString).appendingPathComponent(name)
-                let data: Data
-                do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-                    throw RefineError.badShard(path: path, reason: "cannot read: \(error.localizedDescription)")
-                }
-                let shard: MagnificationShard
-                do { shard = try JSONDecoder().decode(MagnificationShard.self, from: data) } catch {
-                    throw RefineError.badShard(path: path, reason: "not a partial-sums file of refine magnification (\(error))")
-                }
-                if let first = shards.values.first?.shard {
-                    guard first.input == shard.input, first.shardCount == shard.shardCount,
-                          first.particleCount == shard.particleCount, first.kminAngstrom == shard.kminAngstrom else {
-                        throw RefineError.badShard(path: path, reason: "belongs to another run (input \(shard.input), \(shard.shardCount) shards, kmin \(shard.kminAngstrom) Å) than \(shards.values.first!.path)")
-                    }
-                }
-                if let other = shards[shard.shard] {
-                    throw RefineError.badShard(path: path, reason: "shard \(shard.shard) is also in \(other.path)")
-                }
-                shards[shard.shard] = (path, shard)
-            }
-        }
-        guard let any = shards.values.first else {
-            throw RefineError.badShard(path: directories.joined(separator: ", "), reason: "no refine_shard*.json files to merge")
-        }
-        let n = any.shard.shardCount
-        let missing = (1...n).filter { shards[$0] == nil }
-        guard missing.isEmpty else {
-            throw RefineError.badShard(path: directories.joined(separator: ", "),
-                                       reason: "shards \(missing.map(String.init).joined(separator: ", ")) of \(n) are missing")
-        }
+        let loaded = try RefineShards.load(MagnificationShard.self, directories: directories, command: "refine magnification")
+        let any = loaded[0]
         let input = any.shard.input
-        let policy = OutputPolicy(overwrite: force, inputs: [input] + shards.values.map(\.path))
+        let policy = OutputPolicy(overwrite: force, inputs: [input] + loaded.map(\.path))
         let starOut = (outputDirectory as NSString).appendingPathComponent("particles.star")
         let jsonOut = (outputDirectory as NSString).appendingPathComponent("refine.json")
         for path in [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")] { try policy.check(path) }
@@ -148,8 +116,7 @@ public enum MagnificationRun {
         }
         var total = MagnificationAccumulator(weights: [:])
         var micrographs = 0, count = 0, seconds = 0.0
-        for i in 1...n {
-            let s = shards[i]!.shard
+        for (_, s) in loaded {
             try total.merge(s.sums)
             micrographs += s.summary.micrographs; count += s.summary.particles; seconds += s.summary.seconds
         }
