@@ -57,6 +57,19 @@ struct RefineInputOptions: ParsableArguments {
     @Flag(help: "Print the summary as JSON.")
     var json = false
 
+    /// What every refine command needs besides the options: a particle file and -o, or --merge
+    /// folders alone (the shards recorded the rest).
+    func checkFiles(input: String?, output: String?, merge: [String]) throws {
+        if !merge.isEmpty {
+            guard input == nil, shard == nil, postprocess == nil, half1 == nil else {
+                throw ValidationError("--merge DIR… takes no particle file, --shard or reference: the shards recorded them")
+            }
+            return
+        }
+        guard input != nil else { throw ValidationError("missing the particle STAR file") }
+        guard output != nil else { throw ValidationError("missing -o OUTDIR") }
+    }
+
     func check(merging: Bool) throws {
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1") }
         guard kmin >= 0, kmin.isFinite else { throw ValidationError("--kmin must be a number of Å ≥ 0") }
@@ -130,14 +143,7 @@ struct RefineMagnificationCommand: ParsableCommand {
         try common.check(merging: !merge.isEmpty)
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
         guard minParticles >= 1 else { throw ValidationError("--min-particles must be at least 1") }
-        if !merge.isEmpty {
-            guard input == nil, common.shard == nil, common.postprocess == nil, common.half1 == nil else {
-                throw ValidationError("--merge DIR… takes no particle file, --shard or reference: the shards recorded them")
-            }
-            return
-        }
-        guard input != nil else { throw ValidationError("missing the particle STAR file") }
-        guard output != nil else { throw ValidationError("missing -o OUTDIR") }
+        try common.checkFiles(input: input, output: output, merge: merge)
     }
 
     func run() throws {
@@ -249,14 +255,7 @@ struct RefineAberrationsCommand: ParsableCommand {
         guard oddOrder == 3 || oddOrder == 5 else { throw ValidationError("--odd-order must be 3 or 5") }
         guard !(noEven && noOdd) else { throw ValidationError("--no-even and --no-odd together leave nothing to fit") }
         guard minParticles >= 1 else { throw ValidationError("--min-particles must be at least 1") }
-        if !merge.isEmpty {
-            guard input == nil, common.shard == nil, common.postprocess == nil, common.half1 == nil else {
-                throw ValidationError("--merge DIR… takes no particle file, --shard or reference: the shards recorded them")
-            }
-            return
-        }
-        guard input != nil else { throw ValidationError("missing the particle STAR file") }
-        guard output != nil else { throw ValidationError("missing -o OUTDIR") }
+        try common.checkFiles(input: input, output: output, merge: merge)
     }
 
     func run() throws {
@@ -373,14 +372,7 @@ struct RefineDefocusCommand: ParsableCommand {
         try common.check(merging: !merge.isEmpty)
         guard range > 0, range.isFinite else { throw ValidationError("--range must be a positive number of Å") }
         guard !(perParticleAstig && keepAstig) else { throw ValidationError("give --per-particle-astig or --keep-astig, not both") }
-        if !merge.isEmpty {
-            guard input == nil, common.shard == nil, common.postprocess == nil, common.half1 == nil else {
-                throw ValidationError("--merge DIR… takes no particle file, --shard or reference: the shards recorded them")
-            }
-            return
-        }
-        guard input != nil else { throw ValidationError("missing the particle STAR file") }
-        guard output != nil else { throw ValidationError("missing -o OUTDIR") }
+        try common.checkFiles(input: input, output: output, merge: merge)
     }
 
     func run() throws {
