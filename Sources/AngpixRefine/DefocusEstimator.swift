@@ -8,7 +8,9 @@
 // (K1 = π λ, A = Qᵀ diag(−ΔfU, −ΔfV) Q; γ_rest holds Cs, amplitude contrast, phase shift and the
 // even Zernike terms, all kept fixed). dz is per particle; a1, a2 and an amplitude scale k are per
 // micrograph. The cost is RELION's Σ w |y − k · env · (−sin γ) · f|² over the micrograph's
-// particles (env: the CTF's B-factor envelope and scale; the odd phase stays with f).
+// particles (env: the CTF's B-factor envelope and scale; the odd phase stays with f). The
+// prediction is kept as its sine and cosine parts at the starting CTF (BoxedCTF.swift), so that a
+// CTF applied on a field larger than the box and then boxed, as extraction does, is modelled too.
 //
 // 1. Per particle, a 1-D search of dz (ΔfU and ΔfV moved together, astigmatism kept) over
 //    ±`searchRange` Å in steps small enough that the phase at the highest weighted frequency moves
@@ -76,12 +78,21 @@ public enum DefocusEstimator {
 
     private struct Pixels {
         var q2: [Double] = [], qa: [Double] = [], qb: [Double] = []   // x'² + y'², x'² − y'², 2x'y'
-        var rest: [Double] = []                                       // γ without the defocus part
-        var env: [Double] = []
+        // The prediction at the starting CTF split into its sine and cosine parts, P_sin = −env sin γ₀ f
+        // and P_cos = −env cos γ₀ f (f with its odd phase; boxed as extraction boxes them when the
+        // observation carries them). At γ = γ₀ + ε the prediction is cos ε P_sin + sin ε P_cos.
+        var sr: [Double] = [], si: [Double] = [], cr: [Double] = [], ci: [Double] = []
         var w: [Double] = []
-        var fr: [Double] = [], fi: [Double] = [], yr: [Double] = [], yi: [Double] = []
+        var yr: [Double] = [], yi: [Double] = []
         var dz0 = 0.0, a10 = 0.0, a20 = 0.0, k1 = 0.0
         var kmax2 = 0.0
+
+        /// The prediction at pixel j for (dz, a1, a2): cos ε P_sin + sin ε P_cos, ε = γ − γ₀.
+        @inline(__always) func model(_ j: Int, dz: Double, a1: Double, a2: Double) -> (Double, Double) {
+            let e = (dz - dz0) * q2[j] + (a1 - a10) * qa[j] + (a2 - a20) * qb[j]
+            let se = sin(e), ce = cos(e)
+            return (ce * sr[j] + se * cr[j], ce * si[j] + se * ci[j])
+        }
     }
 
     /// Refines the defocus of one micrograph's particles. `weights` maps an optics group to its
@@ -111,16 +122,21 @@ public enum DefocusEstimator {
                 let k = grid.frequency(ofIndex: i)
                 let q = M.apply(k.x, k.y)
                 let xx = q.x * q.x, yy = q.y * q.y, xy = q.x * q.y
-                let defocusPart = (dz + a1) * xx + 2 * a2 * xy + (dz - a1) * yy
                 d.q2.append(xx + yy); d.qa.append(xx - yy); d.qb.append(2 * xy)
-                d.rest.append(ctf.gamma(x: k.x, y: k.y) - defocusPart)
-                d.env.append(p.ctf.scale * exp(-p.ctf.bFactor / 4 * (xx + yy)))
                 d.w.append(w)
-                let phi = ctf.oddPhase(x: k.x, y: k.y)
-                let f = p.predicted[i]
-                let c = cos(phi), s = sin(phi)
-                d.fr.append(Double(f.re) * c - Double(f.im) * s)
-                d.fi.append(Double(f.re) * s + Double(f.im) * c)
+                if let ps = p.ctfSine, let pc = p.ctfCosine {
+                    d.sr.append(Double(ps[i].re)); d.si.append(Double(ps[i].im))
+                    d.cr.append(Double(pc[i].re)); d.ci.append(Double(pc[i].im))
+                } else {
+                    let g0 = ctf.gamma(x: k.x, y: k.y)
+                    let env = p.ctf.scale * exp(-p.ctf.bFactor / 4 * (xx + yy))
+                    let phi = ctf.oddPhase(x: k.x, y: k.y)
+                    let f = p.predicted[i]
+                    let c = cos(phi), s = sin(phi)
+                    let fr = (Double(f.re) * c - Double(f.im) * s) * env, fi = (Double(f.re) * s + Double(f.im) * c) * env
+                    let sg = sin(g0), cg = cos(g0)
+                    d.sr.append(-sg * fr); d.si.append(-sg * fi); d.cr.append(-cg * fr); d.ci.append(-cg * fi)
+                }
                 d.yr.append(Double(p.observed[i].re)); d.yi.append(Double(p.observed[i].im))
                 d.kmax2 = max(d.kmax2, xx + yy)
             }
@@ -137,14 +153,13 @@ public enum DefocusEstimator {
         func particleCost(_ d: Pixels, dz: Double, a1: Double, a2: Double, kf: Double?) -> Double {
             var e = 0.0, s1 = 0.0, s2 = 0.0
             for j in d.w.indices {
-                let g = d.rest[j] + dz * d.q2[j] + a1 * d.qa[j] + a2 * d.qb[j]
-                let c = -d.env[j] * sin(g)
+                let (mr, mi) = d.model(j, dz: dz, a1: a1, a2: a2)
                 if let kf {
-                    let rr = d.yr[j] - kf * c * d.fr[j], ri = d.yi[j] - kf * c * d.fi[j]
+                    let rr = d.yr[j] - kf * mr, ri = d.yi[j] - kf * mi
                     e += d.w[j] * (rr * rr + ri * ri)
                 } else {
-                    s1 += d.w[j] * c * (d.yr[j] * d.fr[j] + d.yi[j] * d.fi[j])
-                    s2 += d.w[j] * c * c * (d.fr[j] * d.fr[j] + d.fi[j] * d.fi[j])
+                    s1 += d.w[j] * (d.yr[j] * mr + d.yi[j] * mi)
+                    s2 += d.w[j] * (mr * mr + mi * mi)
                 }
             }
             if kf != nil { return e }
@@ -160,10 +175,32 @@ public enum DefocusEstimator {
             let stepAngstrom = min(40, 0.5 / (d.k1 * d.kmax2))
             let steps = max(1, Int((searchRange / stepAngstrom).rounded(.up)))
             var best = dz[p], bestCost = particleCost(d, dz: dz[p], a1: a1, a2: a2, kf: nil)
-            for s in -steps...steps where s != 0 {
-                let candidate = d.dz0 - d.k1 * Double(s) * searchRange / Double(steps)
-                let c = particleCost(d, dz: candidate, a1: a1, a2: a2, kf: nil)
-                if c < bestCost { bestCost = c; best = candidate }
+            // The candidates are evenly spaced in dz, so each pixel's e^{iε} is advanced by a fixed
+            // rotation e^{iΔ q²} from one candidate to the next instead of being recomputed.
+            let delta = -d.k1 * searchRange / Double(steps)
+            let m = d.w.count
+            var ce = [Double](repeating: 0, count: m), se = ce, rc = ce, rs = ce
+            for j in 0..<m {
+                let e = Double(-steps) * delta * d.q2[j] + (a1 - d.a10) * d.qa[j] + (a2 - d.a20) * d.qb[j]
+                ce[j] = cos(e); se[j] = sin(e)
+                rc[j] = cos(delta * d.q2[j]); rs[j] = sin(delta * d.q2[j])
+            }
+            for s in -steps...steps {
+                if s != 0 {
+                    var s1 = 0.0, s2 = 0.0
+                    for j in 0..<m {
+                        let mr = ce[j] * d.sr[j] + se[j] * d.cr[j], mi = ce[j] * d.si[j] + se[j] * d.ci[j]
+                        s1 += d.w[j] * (d.yr[j] * mr + d.yi[j] * mi)
+                        s2 += d.w[j] * (mr * mr + mi * mi)
+                    }
+                    let c = s2 > 0 ? -max(0, s1) * max(0, s1) / s2 : 0
+                    if c < bestCost { bestCost = c; best = d.dz0 + Double(s) * delta }
+                }
+                for j in 0..<m {
+                    let c = ce[j] * rc[j] - se[j] * rs[j]
+                    se[j] = se[j] * rc[j] + ce[j] * rs[j]
+                    ce[j] = c
+                }
             }
             dz[p] = best
         }
@@ -173,10 +210,9 @@ public enum DefocusEstimator {
             for p in 0..<n {
                 let d = data[p]
                 for j in d.w.indices {
-                    let g = d.rest[j] + dz[p] * d.q2[j] + a1 * d.qa[j] + a2 * d.qb[j]
-                    let c = -d.env[j] * sin(g)
-                    s1 += d.w[j] * c * (d.yr[j] * d.fr[j] + d.yi[j] * d.fi[j])
-                    s2 += d.w[j] * c * c * (d.fr[j] * d.fr[j] + d.fi[j] * d.fi[j])
+                    let (mr, mi) = d.model(j, dz: dz[p], a1: a1, a2: a2)
+                    s1 += d.w[j] * (d.yr[j] * mr + d.yi[j] * mi)
+                    s2 += d.w[j] * (mr * mr + mi * mi)
                 }
             }
             if s2 > 0, s1 > 0 { kf = s1 / s2 }
@@ -192,16 +228,16 @@ public enum DefocusEstimator {
             for p in 0..<n {
                 let d = data[p]
                 for j in d.w.indices {
-                    let g = d.rest[j] + dz[p] * d.q2[j] + a1 * d.qa[j] + a2 * d.qb[j]
-                    let sg = sin(g), cg = cos(g)
+                    let e = (dz[p] - d.dz0) * d.q2[j] + (a1 - d.a10) * d.qa[j] + (a2 - d.a20) * d.qb[j]
+                    let se = sin(e), ce = cos(e)
                     let w = d.w[j]
-                    // m = −kf env sin γ f;  r = y − m.
-                    let mr = -kf * d.env[j] * sg * d.fr[j], mi = -kf * d.env[j] * sg * d.fi[j]
+                    // m = kf (cos ε P_sin + sin ε P_cos);  r = y − m.
+                    let kr = ce * d.sr[j] + se * d.cr[j], ki = ce * d.si[j] + se * d.ci[j]
+                    let mr = kf * kr, mi = kf * ki
                     let rr = d.yr[j] - mr, ri = d.yi[j] - mi
                     out.cost += w * (rr * rr + ri * ri)
-                    // ∂m/∂γ = −kf env cos γ f;  ∂m/∂kf = −env sin γ f.
-                    let gr = -kf * d.env[j] * cg * d.fr[j], gi = -kf * d.env[j] * cg * d.fi[j]
-                    let kr = -d.env[j] * sg * d.fr[j], ki = -d.env[j] * sg * d.fi[j]
+                    // ∂m/∂γ = kf (−sin ε P_sin + cos ε P_cos);  ∂m/∂kf = cos ε P_sin + sin ε P_cos.
+                    let gr = kf * (ce * d.cr[j] - se * d.sr[j]), gi = kf * (ce * d.ci[j] - se * d.si[j])
                     let jp = (gr * d.q2[j], gi * d.q2[j])
                     var jg: [(Double, Double)] = []
                     if fitAstigmatism { jg = [(gr * d.qa[j], gi * d.qa[j]), (gr * d.qb[j], gi * d.qb[j]), (kr, ki)] } else { jg = [(kr, ki)] }

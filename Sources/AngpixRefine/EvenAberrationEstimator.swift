@@ -8,10 +8,17 @@
 //   A = Σ w |f|² [[sin²γ, sin γ cos γ], [sin γ cos γ, cos²γ]],   b = −Σ w Re(y f̄) (sin γ, cos γ).
 // (u, v) = A⁻¹ b ≈ (cos δ, sin δ): δ = atan2(v, u) is the phase missing from γ at that pixel.
 // The coefficients: first a weighted linear fit of δ by the even Zernike polynomials Z(M k)
-// (weights √|det A|, RELION's choice), then a refinement of the coefficients c against the sums:
-// minimise Σ eᵀ A e, e = (cos φ − u, sin φ − v), φ = Σ c_j Z_j (RELION's AnisoBasisOptimisation;
-// up to a constant this is the weighted squared residual of y ≈ −f sin(γ + φ)), here by Gauss–Newton
-// instead of RELION's Nelder–Mead. The result is a DELTA: new rlnEvenZernike = current + delta
+// (weights √|det A|, RELION's choice), then a refinement of the coefficients c against the sums.
+// RELION minimises Σ eᵀ A e, e = (cos φ − u, sin φ − v), φ = Σ c_j Z_j (its AnisoBasisOptimisation:
+// the residual of y ≈ −f sin(γ + φ) with the prediction's amplitude taken as exact). Where the
+// data are weaker than the prediction (the half map's noise is in f, and extraction loses
+// delocalised signal) that cost pulls φ towards the CTF's zeros, which reduce |f sin|: on simulated
+// particles at SNR 0.1 a Cs error's Z40 came out 2.7× too large, its half sets 1.3 apart; with each
+// pixel's amplitude free, 1.4× (halves 0.03 apart), and the rest was extraction's boxing
+// (BoxedCTF.swift). Here each pixel keeps its own amplitude a: minimise Σ min_a (u − a p)ᵀ A (u − a p),
+// p = (cos φ, sin φ), i.e. Σ [uᵀAu − (pᵀAu)² / pᵀAp], which uses only the phase of each pixel's
+// (u, v) and equals RELION's minimum when the amplitudes agree. Minimised by Gauss–Newton
+// (RELION: Nelder–Mead). The result is a DELTA: new rlnEvenZernike = current + delta
 // (RELION's getGamma leaves the current terms out and writes the fit itself; both give the same
 // total). Uncertainties: σ² · (Σ J A Jᵀ)⁻¹, σ² from the weighted residual.
 
@@ -55,21 +62,26 @@ public struct EvenAberrationSums: Codable, Sendable, Equatable {
         for i in 0..<grid.count {
             let w = Double(weights.values[i])
             if w == 0 { continue }
-            let g = table.gamma(tp, i)
-            // The envelope and scale (CTF value / −sin γ), and the odd phase, go with f.
-            let env = table.envelope(tp, i)
-            let (oc, os) = table.oddPhasor(i)
-            let fr0 = Double(p.predicted[i].re) * env, fi0 = Double(p.predicted[i].im) * env
-            let fr = fr0 * oc - fi0 * os, fi = fr0 * os + fi0 * oc
+            // The prediction's sine and cosine parts: −env sin γ e^{iφ} f and −env cos γ e^{iφ} f
+            // (boxed as extraction boxes them when the observation carries them).
+            let sr: Double, si: Double, cr: Double, ci: Double
+            if let ps = p.ctfSine, let pc = p.ctfCosine {
+                sr = Double(ps[i].re); si = Double(ps[i].im); cr = Double(pc[i].re); ci = Double(pc[i].im)
+            } else {
+                let g = table.gamma(tp, i)
+                let env = table.envelope(tp, i)
+                let (oc, os) = table.oddPhasor(i)
+                let fr0 = Double(p.predicted[i].re) * env, fi0 = Double(p.predicted[i].im) * env
+                let fr = fr0 * oc - fi0 * os, fi = fr0 * os + fi0 * oc
+                let sg = sin(g), cg = cos(g)
+                sr = -sg * fr; si = -sg * fi; cr = -cg * fr; ci = -cg * fi
+            }
             let yr = Double(p.observed[i].re), yi = Double(p.observed[i].im)
-            let nf = fr * fr + fi * fi
-            let zz = yr * fr + yi * fi
-            let s = sin(g), c = cos(g)
-            axx[i] += w * nf * s * s
-            axy[i] += w * nf * s * c
-            ayy[i] += w * nf * c * c
-            bx[i] -= w * zz * s
-            by[i] -= w * zz * c
+            axx[i] += w * (sr * sr + si * si)
+            axy[i] += w * (sr * cr + si * ci)
+            ayy[i] += w * (cr * cr + ci * ci)
+            bx[i] += w * (yr * sr + yi * si)
+            by[i] += w * (yr * cr + yi * ci)
             energy += w * (yr * yr + yi * yi)
             wsum += w
         }
@@ -200,13 +212,19 @@ public enum EvenAberrationEstimator {
                 var phi = 0.0
                 for j in 0..<cc { phi += c[j] * basis[j][i] }
                 let cp = cos(phi), sp = sin(phi)
-                let ex = cp - u[i], ey = sp - v[i]
                 let axx = s.axx[i], axy = s.axy[i], ayy = s.ayy[i]
-                cost += axx * ex * ex + 2 * axy * ex * ey + ayy * ey * ey
-                // de/dφ = (−sin φ, cos φ).
-                let aex = axx * ex + axy * ey, aey = axy * ex + ayy * ey
-                let dphi = 2 * (-sp * aex + cp * aey)
-                let hphi = 2 * (sp * sp * axx - 2 * sp * cp * axy + cp * cp * ayy)
+                // p = (cos φ, sin φ), p⊥ = (−sin φ, cos φ); N = pᵀA(u, v), D = pᵀAp, a = N / D.
+                let au = axx * u[i] + axy * v[i], av = axy * u[i] + ayy * v[i]
+                let n = cp * au + sp * av, np = -sp * au + cp * av
+                let apx = axx * cp + axy * sp, apy = axy * cp + ayy * sp
+                let d = cp * apx + sp * apy
+                if d <= 0 { continue }
+                let dp = 2 * (-sp * apx + cp * apy)
+                let perp = sp * sp * axx - 2 * sp * cp * axy + cp * cp * ayy
+                let amp = n / d
+                cost += (u[i] * au + v[i] * av) - n * amp
+                let dphi = -2 * amp * np + amp * amp * dp
+                let hphi = 2 * amp * amp * perp
                 for a in 0..<cc {
                     let za = basis[a][i]
                     if za == 0 { continue }

@@ -118,6 +118,7 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
         passes += 1
         var settings = options.stream
         settings.gradients = true
+        settings.boxedCTF = false   // the magnification fit applies the CTF on the box's grid (RELION's model)
         settings.weights = weights
         settings.magMatrices = current
         settings.carryDefocus = !options.keepAstigmatism

@@ -47,6 +47,9 @@ public struct StreamSettings: Sendable {
     /// The fits' weights by optics group number: predictions are computed only where they are
     /// non-zero (nil: everywhere).
     public var weights: [Int: FrequencyWeights]? = nil
+    /// Apply each particle's CTF on a field twice the box and box it, as extraction does
+    /// (`BoxedCTF`: observations carry `ctfSine` / `ctfCosine`), for the CTF-phase fits.
+    public var boxedCTF = true
 
     public init() {}
 }
@@ -88,9 +91,15 @@ public func streamObservations<A: ObservationAccumulator>(
     var plans: [Int: RealFFTPlan] = [:]
     for g in groups where plans[g.imageSize] == nil { plans[g.imageSize] = try RealFFTPlan(shape: [g.imageSize, g.imageSize]) }
     let planByBox = plans
+    var boxers: [Int: BoxedCTF] = [:]
+    if settings.boxedCTF {
+        for g in groups { boxers[g.number] = try BoxedCTF(opticsGroup: g.number, boxSize: g.imageSize, pixelSize: g.imagePixelSize) }
+    }
+    let boxerByGroup = boxers
     accumulators.withUnsafeMutableBufferPointer { accs in
         nonisolated(unsafe) let accs = accs
         parallelForEach(threads) { t in
+            var fieldTables: [Int: TransferTable] = [:]
             while let m = state.next(limit: micrographs.count) {
                 let (name, rows) = micrographs[m]
                 do {
@@ -119,10 +128,22 @@ public func streamObservations<A: ObservationAccumulator>(
                         let pred = reference.projector(forSubset: r.randomSubset).project(
                             pose: r.pose, boxSize: s, pixelSize: g.imagePixelSize, magMatrix: ctf.magMatrix,
                             gradient: settings.gradients, only: settings.weights?[g.number])
+                        var boxed: (sine: [Complex32], cosine: [Complex32])?
+                        if let boxer = boxerByGroup[g.number] {
+                            let field = reference.projector(forSubset: r.randomSubset).project(
+                                pose: r.pose, boxSize: boxer.fieldSize, pixelSize: g.imagePixelSize, magMatrix: ctf.magMatrix)
+                            let table: TransferTable
+                            if let t = fieldTables[g.number], t.fits(ctf) { table = t } else {
+                                table = TransferTable(grid: boxer.fieldGrid, ctf: ctf)
+                                fieldTables[g.number] = table
+                            }
+                            boxed = boxer.basis(field: field.values, ctf: ctf, table: table)
+                        }
                         observations.append(ParticleObservation(
                             boxSize: s, pixelSize: g.imagePixelSize, opticsGroup: g.number, randomSubset: r.randomSubset,
                             micrographName: name, row: row, ctf: ctf, observed: observed, predicted: pred.values,
-                            gradientX: pred.gradientX, gradientY: pred.gradientY))
+                            gradientX: pred.gradientX, gradientY: pred.gradientY,
+                            ctfSine: boxed?.sine, ctfCosine: boxed?.cosine))
                     }
                     try accs[t].add(micrograph: name, observations: observations)
                     let done = state.finished(rows.count)

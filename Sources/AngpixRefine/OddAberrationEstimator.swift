@@ -60,9 +60,17 @@ public struct OddAberrationSums: Codable, Sendable, Equatable {
         for i in 0..<grid.count {
             let w = Double(weights.values[i])
             if w == 0 { continue }
-            let t = table.transfer(tp, i)
-            let f = p.predicted[i], y = p.observed[i]
-            let tfr = t.re * Double(f.re) - t.im * Double(f.im), tfi = t.re * Double(f.im) + t.im * Double(f.re)
+            let y = p.observed[i]
+            // The prediction with the current CTF and odd phase (boxed as extraction boxes it when
+            // the observation carries it).
+            let tfr: Double, tfi: Double
+            if let ps = p.ctfSine {
+                tfr = Double(ps[i].re); tfi = Double(ps[i].im)
+            } else {
+                let t = table.transfer(tp, i)
+                let f = p.predicted[i]
+                tfr = t.re * Double(f.re) - t.im * Double(f.im); tfi = t.re * Double(f.im) + t.im * Double(f.re)
+            }
             let yr = Double(y.re), yi = Double(y.im)
             xyRe[i] += w * (tfr * yr + tfi * yi)
             xyIm[i] += w * (tfr * yi - tfi * yr)

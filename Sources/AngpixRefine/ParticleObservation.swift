@@ -42,10 +42,16 @@ public struct ParticleObservation: Sendable {
     public var gradientX: [Complex32]?
     /// ∂predicted/∂ky (k in 1/Å), when the magnification fit asked for it.
     public var gradientY: [Complex32]?
+    /// The prediction with the particle's CTF applied on a field twice the box and then boxed, as
+    /// extraction applies it (`BoxedCTF`): Box(−env sin γ e^{iφ_odd} f) and Box(−env cos γ e^{iφ_odd} f).
+    /// nil: the fits apply the CTF on the box's grid.
+    public var ctfSine: [Complex32]?
+    public var ctfCosine: [Complex32]?
 
     public init(boxSize: Int, pixelSize: Double, opticsGroup: Int, randomSubset: Int, micrographName: String,
                 row: Int, ctf: CTFParameters, observed: [Complex32], predicted: [Complex32],
-                gradientX: [Complex32]? = nil, gradientY: [Complex32]? = nil) {
+                gradientX: [Complex32]? = nil, gradientY: [Complex32]? = nil,
+                ctfSine: [Complex32]? = nil, ctfCosine: [Complex32]? = nil) {
         self.boxSize = boxSize
         self.pixelSize = pixelSize
         self.opticsGroup = opticsGroup
@@ -57,6 +63,8 @@ public struct ParticleObservation: Sendable {
         self.predicted = predicted
         self.gradientX = gradientX
         self.gradientY = gradientY
+        self.ctfSine = ctfSine
+        self.ctfCosine = ctfCosine
     }
 
     /// The number of values in one half-complex spectrum of this box: s · (s/2 + 1).

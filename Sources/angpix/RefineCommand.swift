@@ -240,6 +240,9 @@ struct RefineAberrationsCommand: ParsableCommand {
     @Flag(name: .customLong("no-even"), help: "Do not fit the even (symmetric) aberrations.")
     var noEven = false
 
+    @Flag(name: .customLong("no-ctf-pad"), help: "Apply the CTF on the box's own grid (RELION's CtfRefine without --ctf_pad) instead of on a field twice the box, boxed as extraction does.")
+    var noCtfPad = false
+
     @Flag(name: .customLong("no-odd"), help: "Do not fit the odd aberrations and the beam tilt.")
     var noOdd = false
 
@@ -277,6 +280,7 @@ struct RefineAberrationsCommand: ParsableCommand {
             options.stream.shard = shard.0
             options.stream.shardCount = shard.1
         }
+        options.stream.boxedCTF = !noCtfPad
         let progress = ProgressLine("refine aberrations", unit: "particles")
         let out = try AberrationRun.run(input: input!, reference: common.source, outputDirectory: output!,
                                         options: options, force: common.force, progress: progress.handler)
@@ -365,6 +369,9 @@ struct RefineDefocusCommand: ParsableCommand {
     @Flag(name: .customLong("keep-astig"), help: "Keep each particle's astigmatism; refine only the mean defocus.")
     var keepAstig = false
 
+    @Flag(name: .customLong("no-ctf-pad"), help: "Apply the CTF on the box's own grid (RELION's CtfRefine without --ctf_pad) instead of on a field twice the box, boxed as extraction does.")
+    var noCtfPad = false
+
     @Option(parsing: .upToNextOption, help: "Put together the results of these shard folders.")
     var merge: [String] = []
 
@@ -390,6 +397,7 @@ struct RefineDefocusCommand: ParsableCommand {
             options.stream.shard = shard.0
             options.stream.shardCount = shard.1
         }
+        options.stream.boxedCTF = !noCtfPad
         let progress = ProgressLine("refine defocus", unit: "particles")
         let out = try DefocusRun.run(input: input!, reference: common.source, outputDirectory: output!,
                                      options: options, force: common.force, progress: progress.handler)

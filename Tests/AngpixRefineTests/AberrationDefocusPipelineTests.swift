@@ -2,7 +2,9 @@
 // `angpix refine aberrations` and `angpix refine defocus` end to end through files, on small
 // simulated sets: a Cs error found as Z40 and turned into a pixel size by `calibrate zernike`, a
 // beam tilt, a defocus offset, the reference text's route for a 2 % pixel-size error (aberrations,
-// then defocus), shards against a single run, and bad input.
+// then defocus), shards against a single run, and bad input. The synthetic particles carry the
+// CTF applied on their own box's grid (SyntheticParticleSet), so the fits run with --no-ctf-pad,
+// the same model; particles with the CTF applied before boxing are NoisyParticleSetTests'.
 
 import Foundation
 import Testing
@@ -41,7 +43,7 @@ import AngpixTestSupport
         _ = try SyntheticParticleSet.make(in: dir.path, groups: [
             SyntheticGroup(box: 48, pixelSize: 1.0, trueMatrix: .identity, particles: 40, trueCs: csTrue),
             SyntheticGroup(box: 48, pixelSize: 1.0, trueMatrix: .identity, particles: 40, trueOddZernike: tilt)])
-        let r = try runAngpix(["refine", "aberrations", "particles.star", "--postprocess", "postprocess.star", "-o", "Aberr"], cwd: dir.path)
+        let r = try runAngpix(["refine", "aberrations", "particles.star", "--postprocess", "postprocess.star", "--no-ctf-pad", "-o", "Aberr"], cwd: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("optics group 1 (group1), 40 particles: Z40"), "\(r.stdout)")
         #expect(r.stdout.contains("beam tilt X"))
@@ -69,7 +71,7 @@ import AngpixTestSupport
         printMeasured("calibrate zernike on refine aberrations: pixel size (truth 1.02)", px.first ?? .nan)
         #expect(abs((px.first ?? .nan) - 1.02) < 0.00102)
         // Refining again from the written optics finds (almost) nothing left.
-        let again = try runAngpix(["refine", "aberrations", "Aberr/particles.star", "--postprocess", "postprocess.star", "-o", "Again"], cwd: dir.path)
+        let again = try runAngpix(["refine", "aberrations", "Aberr/particles.star", "--postprocess", "postprocess.star", "--no-ctf-pad", "-o", "Again"], cwd: dir.path)
         #expect(again.status == 0, "\(again.stderr)")
         let s2 = try Self.summary(AberrationSummary.self, dir.path + "/Again/refine.json")
         printMeasured("second pass: Z40 change", s2.groups[0].even!.delta[6])
@@ -88,7 +90,7 @@ import AngpixTestSupport
             return (sq.reduce(0, +) / Double(sq.count)).squareRoot()
         }
         let before = try rms(set.star)
-        let r = try runAngpix(["refine", "defocus", "particles.star", "--postprocess", "postprocess.star", "-o", "Defocus"], cwd: dir.path)
+        let r = try runAngpix(["refine", "defocus", "particles.star", "--postprocess", "postprocess.star", "--no-ctf-pad", "-o", "Defocus"], cwd: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("defocus change RMS"), "\(r.stdout)")
         let after = try rms(dir.path + "/Defocus/particles.star")
@@ -99,7 +101,7 @@ import AngpixTestSupport
         let s = try Self.summary(DefocusSummary.self, dir.path + "/Defocus/refine.json")
         #expect(s.particles == 40 && s.rmsChange > 100)
         // Per-particle astigmatism works too.
-        let pp = try runAngpix(["refine", "defocus", "particles.star", "--postprocess", "postprocess.star", "-o", "PerParticle",
+        let pp = try runAngpix(["refine", "defocus", "particles.star", "--postprocess", "postprocess.star", "--no-ctf-pad", "-o", "PerParticle",
                                 "--per-particle-astig"], cwd: dir.path)
         #expect(pp.status == 0, "\(pp.stderr)")
         let afterPP = try rms(dir.path + "/PerParticle/particles.star")
@@ -120,12 +122,12 @@ import AngpixTestSupport
             let sq = p.records.map { r in let e = (r.defocusU + r.defocusV) / 2 - offset - nominalTruth[r.row]; return e * e }
             return (sq.reduce(0, +) / Double(sq.count)).squareRoot()
         }
-        let common = ["--postprocess", "postprocess.star", "--keep-astig"]
+        let common = ["--postprocess", "postprocess.star", "--keep-astig", "--no-ctf-pad"]
         // 0. Defocus refined without aberrations: it absorbs what it can of the error.
         var r = try runAngpix(["refine", "defocus", "particles.star", "-o", "D0"] + common, cwd: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         // 1. Aberrations: Z40.
-        r = try runAngpix(["refine", "aberrations", "D0/particles.star", "--postprocess", "postprocess.star", "-o", "A1", "--no-odd"], cwd: dir.path)
+        r = try runAngpix(["refine", "aberrations", "D0/particles.star", "--postprocess", "postprocess.star", "-o", "A1", "--no-odd", "--no-ctf-pad"], cwd: dir.path)
         #expect(r.status == 0, "\(r.stderr)")
         let px = try Self.calibratedPixelSizes("A1/particles.star", cwd: dir.path)
         // 2. Defocus refitted with the aberrations.
@@ -152,7 +154,7 @@ import AngpixTestSupport
             SyntheticGroup(box: 40, pixelSize: 1.2, trueMatrix: .identity, particles: 30,
                            trueOddZernike: BeamTilt.insert(tiltX: 0.3, tiltY: 0.2, into: [], sphericalAberration: 2.7, wavelength: Self.lambda))])
         for command in ["aberrations", "defocus"] {
-            let common = ["refine", command, "particles.star", "--postprocess", "postprocess.star"]
+            let common = ["refine", command, "particles.star", "--postprocess", "postprocess.star", "--no-ctf-pad"]
             let single = try runAngpix(common + ["-o", "Single-\(command)"], cwd: dir.path)
             #expect(single.status == 0, "\(single.stderr)")
             for i in 1...3 {

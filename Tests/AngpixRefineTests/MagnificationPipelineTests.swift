@@ -226,13 +226,13 @@ func anisotropic(percent: Double, axisDegrees: Double, scale: Double = 1) -> Mat
         let dir = TemporaryDirectory("refine-weights")
         let set = try SyntheticParticleSet.make(in: dir.path, groups: [SyntheticGroup(box: 48, pixelSize: 1.0, trueMatrix: .identity, particles: 2)])
         let reference = try source(set).load()
-        // Reference 48 at 1 Å: the FSC is 0.9 to shell 19 (19/48 1/Å), 0 beyond.
+        // Reference 48 at 1 Å: the FSC is 1 to shell 19 (19/48 1/Å), 0 beyond.
         let w = reference.weights(boxSize: 64, pixelSize: 0.8, kminAngstrom: 20)
         let hx = 33
         func at(_ i: Int, _ row: Int) -> Float { w.values[row * hx + i] }
         #expect(at(1, 0) == 0)            // 1/51.2 Å < 1/20
-        #expect(at(3, 0) == 0.9)          // 1/17 Å
-        #expect(at(10, 0) == 0.9)         // 0.195 1/Å: shell 9
+        #expect(at(3, 0) == 1)            // 1/17 Å
+        #expect(at(10, 0) == 1)           // 0.195 1/Å: shell 9
         #expect(at(24, 0) == 0)           // 0.469 1/Å: shell 23, beyond the FSC's 0.143 crossing (20)
         #expect(at(32, 0) == 0)
     }

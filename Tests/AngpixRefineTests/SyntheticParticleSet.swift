@@ -58,12 +58,13 @@ struct SyntheticParticleSet {
         try FileManager.default.createDirectory(atPath: folder + "/Stacks", withIntermediateDirectories: true)
         try MRCFile.write(map, to: folder + "/half1.mrc", policy: policy)
         try MRCFile.write(map, to: folder + "/half2.mrc", policy: policy)
-        // A flat FSC of 0.9 to 0.8 of the reference's Nyquist.
+        // The half maps are the same noise-free map, so their FSC is 1 (to 0.8 of the reference's
+        // Nyquist): the fits take the FSC as the fraction of the prediction's power that is signal.
         var pp = "data_general\n\n_rlnFinalResolution 3.0\n_rlnUnfilteredMapHalf1 half1.mrc\n_rlnUnfilteredMapHalf2 half2.mrc\n\n"
         pp += "data_fsc\n\nloop_\n_rlnSpectralIndex #1\n_rlnResolution #2\n_rlnAngstromResolution #3\n_rlnFourierShellCorrelationCorrected #4\n"
         for i in 0...(referenceBox / 2) {
             let extent = Double(referenceBox) * referencePixelSize
-            pp += "\(i) \(Double(i) / extent) \(i == 0 ? 999 : extent / Double(i)) \(Double(i) <= 0.8 * Double(referenceBox / 2) ? 0.9 : 0.0)\n"
+            pp += "\(i) \(Double(i) / extent) \(i == 0 ? 999 : extent / Double(i)) \(Double(i) <= 0.8 * Double(referenceBox / 2) ? 1.0 : 0.0)\n"
         }
         try pp.write(toFile: folder + "/postprocess.star", atomically: true, encoding: .utf8)
         let projector = try ReferenceProjector(map: map)
