@@ -2,6 +2,7 @@
 // Maps made of Gaussian blobs, whose projections and their Fourier transforms are known exactly.
 
 import Foundation
+import AngpixCore
 import AngpixFourier
 import AngpixMRC
 @testable import AngpixRefine
@@ -16,6 +17,19 @@ struct BlobObject {
     static let asymmetric = BlobObject(
         centres: [(0, 0, 0), (9, 0, 0), (0, 5, 0), (0, 0, -7), (-4, 6, 3), (5, -3, 6)],
         amplitudes: [1, 0.8, 0.6, 0.7, 0.5, 0.9], sigmaAngstrom: 2.2)
+
+    /// `count` blobs of `sigmaAngstrom` spread through a sphere of `radius` Å, with amplitudes in
+    /// [0.5, 1], drawn from `rng`: signal to high resolution, asymmetric.
+    static func random(count: Int = 40, radius: Double = 14, sigmaAngstrom: Double = 1.2, rng: inout SplitMix64) -> BlobObject {
+        var centres: [(Double, Double, Double)] = [], amps: [Double] = []
+        for _ in 0..<count {
+            var c: (Double, Double, Double)
+            repeat { c = (rng.uniform(-radius, radius), rng.uniform(-radius, radius), rng.uniform(-radius, radius)) }
+            while c.0 * c.0 + c.1 * c.1 + c.2 * c.2 > radius * radius
+            centres.append(c); amps.append(rng.uniform(0.5, 1))
+        }
+        return BlobObject(centres: centres, amplitudes: amps, sigmaAngstrom: sigmaAngstrom)
+    }
 
     /// The map sampled on a cube of `box` voxels at `pixelSize` Å (centre at voxel box/2).
     func map(box: Int, pixelSize: Double) -> MRCMap {

@@ -18,11 +18,8 @@ import AngpixTestSupport
             SyntheticGroup(box: 48, pixelSize: 1.0, trueMatrix: .scale(1.02), particles: 40),
             SyntheticGroup(box: 48, pixelSize: 1.0, trueMatrix: anisotropic(percent: 1.5, axisDegrees: 30), particles: 40),
             SyntheticGroup(box: 48, pixelSize: 1.0, trueMatrix: .identity, particles: 40)])
-        let relion = try runProcess(Relion.path("relion_ctf_refine")!, [
-            "--i", "particles.star", "--f", "postprocess.star", "--m1", "half1.mrc", "--m2", "half2.mrc",
-            "--o", "relion/", "--fit_aniso", "--kmin_mag", "20", "--j", "1"], cwd: set.folder)
-        try #require(relion.status == 0, "relion_ctf_refine: \(relion.stderr.suffix(800))")
-        let theirs = try RelionParticleFile(document: STARDocument(path: set.folder + "/relion/particles_ctf_refine.star"))
+        let theirs = try runRelionCtfRefine(in: set.folder, [
+            "--m1", "half1.mrc", "--m2", "half2.mrc", "--fit_aniso", "--kmin_mag", "20", "--j", "1"]).particles
         var options = MagnificationOptions()
         options.iterations = 1
         options.stream.projectDirectory = set.folder

@@ -45,14 +45,7 @@ struct SyntheticParticleSet {
                      particlesPerMicrograph: Int = 10, noise: Double = 0, seed: UInt64 = 7) throws -> SyntheticParticleSet {
         var rng = SplitMix64(seed: seed)
         // Blobs spread through a sphere of radius 14 Å: signal to high resolution, asymmetric.
-        var centres: [(Double, Double, Double)] = [], amps: [Double] = []
-        for _ in 0..<40 {
-            var c: (Double, Double, Double)
-            repeat { c = (rng.uniform(-14, 14), rng.uniform(-14, 14), rng.uniform(-14, 14)) }
-            while c.0 * c.0 + c.1 * c.1 + c.2 * c.2 > 196
-            centres.append(c); amps.append(rng.uniform(0.5, 1))
-        }
-        let object = BlobObject(centres: centres, amplitudes: amps, sigmaAngstrom: 1.2)
+        let object = BlobObject.random(rng: &rng)
         let map = object.map(box: referenceBox, pixelSize: referencePixelSize)
         let policy = OutputPolicy(overwrite: true)
         try FileManager.default.createDirectory(atPath: folder + "/Stacks", withIntermediateDirectories: true)
