@@ -46,10 +46,13 @@ import AngpixTestSupport
     }
 
     /// The reference both programs use: the noise-free map as both halves, the FSC of the
-    /// simulated (noisy) half maps for the weights.
+    /// simulated (noisy) half maps for the weights. angpix runs with --no-ctf-pad: the CTF on the
+    /// box's own grid, RELION's model without --ctf_pad, so that the two compute the same thing
+    /// (angpix's default, the CTF applied before boxing, is tested against the truth in
+    /// NoisyParticleSetTests).
     static let relionReference = ["--m1", "Reference/truth.mrc", "--m2", "Reference/truth.mrc"]
     static let angpixReference = ["--half1", "Reference/truth.mrc", "--half2", "Reference/truth.mrc",
-                                  "--fsc", "PostProcess/postprocess.star"]
+                                  "--fsc", "PostProcess/postprocess.star", "--no-ctf-pad"]
 
     static func runAngpixTimed(_ what: String, _ arguments: [String], cwd: String) throws {
         let start = Date()
@@ -83,24 +86,20 @@ import AngpixTestSupport
     /// terms in RELION's order at M·k in 1/Å, the tilt taken out of Z3±1 with s = Cs·20000·λ²·π
     /// and Z1±1 compensated (extractTilt). RELION fits the total from predictions without the
     /// current even terms and writes it; angpix fits a change on the current terms; from a file
-    /// without even terms the two are the same fit. RELION refines the linear fit by Nelder–Mead,
-    /// angpix by Gauss–Newton on the same cost; what remains between them is that.
+    /// without even terms the two are the same fit. The odd fits are the same computation. The even
+    /// fits' refinements differ on purpose: RELION minimises Σ w eᵀ A e, e = (cos φ − u, sin φ − v),
+    /// which compares a unit phasor with each pixel's (u, v), whose length is the ratio of the
+    /// images' amplitude to the prediction's; where that is not 1 (a group dimmer than the
+    /// reference, signal lost to boxing, a noisy half map) and A is anisotropic, its minimum moves
+    /// off the true phase (with a clean group 3.4 % dimmer than the reference, RELION found
+    /// Z40 −0.07 where there is none). angpix leaves each pixel its own amplitude and fits only the
+    /// phases (EvenAberrationEstimator.swift; its effect on noisy sets is in NoisyParticleSetTests).
     ///
-    /// Measured 2026-12-01 (seed 31, 2 × 150 particles of 128²): RELION vs angpix |ΔZ40| ≤ 1.5e-4,
-    /// other even terms ≤ 4.3e-4, beam tilt ≤ 2e-6 mrad, odd terms ≤ 8.4e-6; each vs the truth
-    /// |ΔZ40| ≤ 2.1e-3 (of −4.108), other even terms ≤ 0.021, tilt ≤ 1.5e-4 mrad, odd terms ≤ 2.5e-3.
-    ///
-    /// Where they part: when a group's images are weaker than the reference predicts, RELION's
-    /// cost Σ w eᵀ A e, e = (cos φ − u, sin φ − v), compares a unit phasor with (u, v) of length
-    /// the amplitude ratio, and with A anisotropic its minimum moves off the true phase. With the
-    /// clean group given its own SNR (its images 3.4 % weaker: |(u, v)| = 0.966 in RELION's own
-    /// sums, where the per-pixel phase is 0 to 2e-4 rad), RELION found Z40 −0.07 and angpix −0.42,
-    /// with other even terms up to 0.5 and 1.1: phases under 0.1 rad at 2 Å, in directions where
-    /// Z00, Z20 and Z40 (in 1/Å, on a disc of radius 0.5) nearly cancel. On RELION's own sums
-    /// (its Axx…by files) with the FSC weights the cost is 567.58 at zero, 565.20 at RELION's
-    /// coefficients and 564.42 at angpix's: angpix reaches the lower minimum of the same cost;
-    /// RELION's Nelder–Mead stops before it. So both are biased there, angpix further (the bias is
-    /// the cost's, not a mistake of either); the test gives both groups the same noise level.
+    /// Measured 2026-12-01 (seed 31, 2 × 150 particles of 128², angpix with --no-ctf-pad, RELION's
+    /// model of the CTF): RELION vs angpix |ΔZ40| ≤ 2.6e-3 (of −4.108), other even terms ≤ 0.024
+    /// (the two costs), beam tilt ≤ 2e-6 mrad, odd terms ≤ 8.4e-6 (the same computation); against
+    /// the truth RELION |ΔZ40| 2.1e-3 / 1.9e-3, angpix 7.6e-4 / 9.6e-4, other even terms RELION
+    /// ≤ 0.021, angpix ≤ 0.0094, tilt ≤ 1.5e-4 mrad, odd terms ≤ 2.5e-3 (both).
     @Test(.enabled(if: Relion.has("relion_ctf_refine"), Comment(rawValue: Relion.missing("relion_ctf_refine"))))
     func aberrationsAgreeWithRelionCtfRefine() throws {
         let seed: UInt64 = 31
@@ -154,8 +153,8 @@ import AngpixTestSupport
             let dOdd = (ra: Self.maxAbs(r.oddZernike, a.oddZernike, indices: oddTerms),
                         rt: Self.maxAbs(r.oddZernike, trueOdd, indices: oddTerms), at: Self.maxAbs(a.oddZernike, trueOdd, indices: oddTerms))
             // Tolerances about twice the largest of the two groups' measured values (see above).
-            for (what, d, tolerance) in [("|ΔZ40|", dZ40, (ra: 3e-4, truth: 4e-3)),
-                                         ("max |Δ| other even terms", dEven, (ra: 1e-3, truth: 0.04)),
+            for (what, d, tolerance) in [("|ΔZ40|", dZ40, (ra: 5e-3, truth: 4e-3)),
+                                         ("max |Δ| other even terms", dEven, (ra: 0.04, truth: 0.04)),
                                          ("max |Δ beam tilt| (mrad)", dTilt, (ra: 1e-5, truth: 3e-4)),
                                          ("max |Δ| odd terms Z1±1, Z3±3", dOdd, (ra: 2e-5, truth: 5e-3))] {
                 print("measured: \(name): RELION vs angpix: \(what) = \(String(format: "%.2e", d.ra)) (tolerance \(tolerance.ra))")
