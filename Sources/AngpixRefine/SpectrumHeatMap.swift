@@ -27,13 +27,15 @@ struct SpectrumHeatMapPanel {
 
 /// Draws rows of heat maps of half-complex per-pixel quantities (see the file header).
 enum SpectrumHeatMap {
-    /// One SVG: the heading, then the panels side by side, each `size` points square.
-    static func svg(heading: String, panels: [SpectrumHeatMapPanel], cells: Int = 64, size: Double = 220,
-                    rangeDecimals: Int = 2) -> String {
-        let gap = 20.0, top = 50.0
+    /// One SVG: the heading (and a second, smaller line under it), then the panels side by side,
+    /// each `size` points square.
+    static func svg(heading: String, subheading: String? = nil, panels: [SpectrumHeatMapPanel], cells: Int = 64,
+                    size: Double = 220, rangeDecimals: Int = 2) -> String {
+        let gap = 20.0, top = subheading == nil ? 50.0 : 68.0
         let width = gap + Double(panels.count) * (size + gap)
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(top + size + 40))\" font-family=\"sans-serif\" font-size=\"12\">\n"
         svg += "<text x=\"\(gap)\" y=\"20\" font-size=\"14\">\(escapeXML(heading))</text>\n"
+        if let subheading { svg += "<text x=\"\(gap)\" y=\"38\">\(escapeXML(subheading))</text>\n" }
         for (p, panel) in panels.enumerated() {
             let x0 = gap + Double(p) * (size + gap)
             let grid = panel.grid
