@@ -108,12 +108,29 @@ public func groupWeights(_ particles: RefineParticles, _ reference: RefineRefere
 /// Runs the passes and returns the new matrix of each group (by index) with the summary.
 public func refineMagnification(particles: RefineParticles, reference: RefineReference, options: MagnificationOptions,
                                 progress: ProgressHandler? = nil) throws -> (matrices: [Matrix2x2?], summary: MagnificationSummary) {
+    let passes = try magnificationPasses(particles: particles, reference: reference, options: options, progress: progress)
+    return (passes.matrices, passes.summary)
+}
+
+/// The result of a magnification refinement's passes.
+public struct MagnificationPasses {
+    /// The new matrix of each group (by index; nil: none in the file and none found).
+    public var matrices: [Matrix2x2?]
+    public var summary: MagnificationSummary
+    /// The first pass's sums, made at the file's matrices: the displacement plots show them.
+    public var firstPassSums: MagnificationAccumulator
+}
+
+/// Runs the passes (see `refineMagnification`) and keeps the first pass's sums.
+public func magnificationPasses(particles: RefineParticles, reference: RefineReference, options: MagnificationOptions,
+                                progress: ProgressHandler? = nil) throws -> MagnificationPasses {
     let groups = particles.optics.groups
     var current: [Matrix2x2?] = groups.map { $0.magMatrix.map(Matrix2x2.init) }
     let weights = groupWeights(particles, reference, kminAngstrom: options.kminAngstrom)
     var results: [MagnificationGroupResult] = []
     var streamed = StreamSummary(micrographs: 0, particles: 0, seconds: 0)
     var passes = 0
+    var firstPass: MagnificationAccumulator?
     for _ in 0..<max(1, options.iterations) {
         passes += 1
         var settings = options.stream
@@ -124,6 +141,7 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
         settings.carryDefocus = !options.keepAstigmatism
         let (sums, s) = try streamObservations(particles: particles, reference: reference, settings: settings,
                                                make: { MagnificationAccumulator(weights: weights) }, progress: progress)
+        if firstPass == nil { firstPass = sums }
         streamed = StreamSummary(micrographs: s.micrographs, particles: s.particles, seconds: streamed.seconds + s.seconds)
         let step = solveGroups(particles: particles, sums: sums, current: current, minimumParticles: options.minimumParticles)
         results = step.results
@@ -143,7 +161,7 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
     }
     let summary = MagnificationSummary(input: particles.file.file, iterations: passes, groups: results,
                                        particles: streamed.particles, micrographs: streamed.micrographs, seconds: streamed.seconds)
-    return (current, summary)
+    return MagnificationPasses(matrices: current, summary: summary, firstPassSums: firstPass!)
 }
 
 /// Solves every group from the sums: the new matrices (unchanged for groups kept) and the results.

@@ -69,6 +69,7 @@ public enum MagnificationRun {
         let svgOut = (outputDirectory as NSString).appendingPathComponent("magnification.svg")
         for path in isShard ? [shardOut] : [starOut, jsonOut, svgOut] { try policy.check(path) }
         let particles = try RefineParticles(path: input)
+        if !isShard { for path in displacementPaths(particles, outputDirectory) { try policy.check(path) } }
         let reference = try source.load()
         if isShard {
             guard options.iterations <= 1 else {
@@ -91,12 +92,13 @@ public enum MagnificationRun {
                                               micrographs: summary.micrographs, seconds: summary.seconds)
             return MagnificationRunOutput(summary: result, files: [shardOut], shardFile: shardOut)
         }
-        let (matrices, summary) = try refineMagnification(particles: particles, reference: reference, options: options,
-                                                          progress: progress)
-        try applyMagnification(to: particles, matrices: matrices, keepAstigmatism: options.keepAstigmatism)
+        let passes = try magnificationPasses(particles: particles, reference: reference, options: options, progress: progress)
+        let plots = displacementPlots(particles, sums: passes.firstPassSums, minimumParticles: options.minimumParticles)
+        try applyMagnification(to: particles, matrices: passes.matrices, keepAstigmatism: options.keepAstigmatism)
         try makeDirectory(outputDirectory)
-        try writeResults(particles: particles, summary: summary, starOut: starOut, jsonOut: jsonOut, policy: policy)
-        return MagnificationRunOutput(summary: summary, files: [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")], shardFile: nil)
+        let written = try writeResults(particles: particles, summary: passes.summary, displacement: plots,
+                                       starOut: starOut, jsonOut: jsonOut, policy: policy)
+        return MagnificationRunOutput(summary: passes.summary, files: written, shardFile: nil)
     }
 
     /// Adds the partial sums found in `directories` (all shards 1…N of one run) and writes
@@ -111,6 +113,7 @@ public enum MagnificationRun {
         let jsonOut = (outputDirectory as NSString).appendingPathComponent("refine.json")
         for path in [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")] { try policy.check(path) }
         let particles = try RefineParticles(path: input)
+        for path in displacementPaths(particles, outputDirectory) { try policy.check(path) }
         guard particles.records.count == any.shard.particleCount else {
             throw RefineError.badShard(path: any.path, reason: "made from \(any.shard.particleCount) particles, \(input) now has \(particles.records.count)")
         }
@@ -124,20 +127,47 @@ public enum MagnificationRun {
         let (matrices, results) = solveGroups(particles: particles, sums: total, current: current, minimumParticles: minimumParticles)
         let summary = MagnificationSummary(input: input, iterations: 1, groups: results, particles: count,
                                            micrographs: micrographs, seconds: seconds)
+        let plots = displacementPlots(particles, sums: total, minimumParticles: minimumParticles)
         try applyMagnification(to: particles, matrices: matrices, keepAstigmatism: any.shard.keepAstigmatism)
         try makeDirectory(outputDirectory)
-        try writeResults(particles: particles, summary: summary, starOut: starOut, jsonOut: jsonOut, policy: policy)
-        return MagnificationRunOutput(summary: summary, files: [starOut, jsonOut, (outputDirectory as NSString).appendingPathComponent("magnification.svg")], shardFile: nil)
+        let written = try writeResults(particles: particles, summary: summary, displacement: plots,
+                                       starOut: starOut, jsonOut: jsonOut, policy: policy)
+        return MagnificationRunOutput(summary: summary, files: written, shardFile: nil)
     }
 
-    static func writeResults(particles: RefineParticles, summary: MagnificationSummary, starOut: String, jsonOut: String,
-                             policy: OutputPolicy) throws {
+    /// Every group's possible displacement plot in `outputDirectory` (checked before a run).
+    static func displacementPaths(_ particles: RefineParticles, _ outputDirectory: String) -> [String] {
+        particles.optics.groups.map {
+            (outputDirectory as NSString).appendingPathComponent(MagnificationPlots.displacementFileName(opticsGroup: $0.number))
+        }
+    }
+
+    /// The displacement plots of the first pass (made at the file's matrices, before they are replaced).
+    static func displacementPlots(_ particles: RefineParticles, sums: MagnificationAccumulator,
+                                  minimumParticles: Int) -> [(file: String, svg: String)] {
+        let groups = particles.optics.groups.map { g in
+            (number: g.number, name: g.name, previous: g.magMatrix.map(Matrix2x2.init) ?? .identity)
+        }
+        return MagnificationPlots.displacementPlots(sums, groups: groups, minimumParticles: minimumParticles)
+    }
+
+    /// Writes particles.star, refine.json, magnification.svg and the displacement plots; returns the files.
+    static func writeResults(particles: RefineParticles, summary: MagnificationSummary, displacement: [(file: String, svg: String)],
+                             starOut: String, jsonOut: String, policy: OutputPolicy) throws -> [String] {
         let json = try encodeJSON(summary)
         let dir = (jsonOut as NSString).deletingLastPathComponent
         let plot = MagnificationPlots.distortion(summary)
+        let svgOut = (dir as NSString).appendingPathComponent("magnification.svg")
         try particles.file.document.write(to: starOut, policy: policy)
         try writeFileAtomically(json, to: jsonOut, policy: policy)
-        try writeFileAtomically(plot, to: (dir as NSString).appendingPathComponent("magnification.svg"), policy: policy)
+        try writeFileAtomically(plot, to: svgOut, policy: policy)
+        var files = [starOut, jsonOut, svgOut]
+        for (name, svg) in displacement {
+            let path = (dir as NSString).appendingPathComponent(name)
+            try writeFileAtomically(svg, to: path, policy: policy)
+            files.append(path)
+        }
+        return files
     }
 }
 

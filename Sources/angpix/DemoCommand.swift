@@ -10,6 +10,9 @@
 // the true pixel size from Z40, pixel sizes through optics groups, a map simulated from a built-in
 // model at 0.98 Å/px but labelled 1.00, calibrated against the model, its header corrected and
 // PostProcess at 0.98; then `angpix check` on the resulting mini-project (project/).
+// Section 7 (DemoRefine.swift): particles simulated in two optics groups, one truly 2 % off its
+// nominal pixel size, measured by `refine magnification` (relative) and by `refine aberrations`'s
+// Z40 with a trusted Cs (absolute), then `refine defocus` (refine/).
 
 import ArgumentParser
 import Foundation
@@ -56,6 +59,7 @@ struct DemoCommand: ParsableCommand {
             try DemoWalkthrough.check(c, star: p.star, refineMap: p.refineMap, mask: p.mask,
                                       postprocessStar: p.postprocessStar, postprocessMap: p.postprocessMap)
         }),
+        ("Measuring the pixel size from the particles (refine)", DemoRefine.run),
     ] }
 
     func run() throws {

@@ -105,8 +105,11 @@ struct RefineMagnificationCommand: ParsableCommand {
         OUTDIR/particles.star is the input with rlnMagMat00…11 in data_optics (composed with any \
         matrix already there) and each particle's defocus carried into the new coordinates \
         (unless --keep-astig); OUTDIR/refine.json has per group the scale, the implied pixel \
-        size (nominal / scale), the anisotropy and its axis, with uncertainties. Stack paths are \
-        read relative to the current folder (the RELION project folder).
+        size (nominal / scale), the anisotropy and its axis, with uncertainties; \
+        OUTDIR/magnification.svg draws each group's distortion and \
+        OUTDIR/magnification_displacement_groupN.svg the first pass's displacement of the \
+        frequencies, per pixel and fitted. Stack paths are read relative to the current folder \
+        (the RELION project folder).
 
         With --shard I/N only every N-th micrograph from the I-th is read and \
         OUTDIR/refine_shardIIIofNNN.json holds the partial sums; --merge DIR… adds the shards of \
