@@ -21,6 +21,10 @@ public struct AberrationOptions: Sendable {
     public var fitEven = true, fitOdd = true
     /// Groups with fewer particles keep their aberrations.
     public var minimumParticles = 20
+    /// Passes over the data at most (not with shards): each pass predicts with the previous pass's
+    /// terms, so what the linear model of a phase change leaves is found by the next; they stop
+    /// when no coefficient moves by more than a fifth of its standard error.
+    public var iterations = 4
     public var stream = StreamSettings()
 
     public init() {}
@@ -149,6 +153,8 @@ public struct AberrationSummary: Codable, Sendable, Equatable {
     public var particles: Int
     public var micrographs: Int
     public var seconds: Double
+    /// Passes over the data.
+    public var passes = 1
 }
 
 /// A shard's partial sums (OUTDIR/refine_shardIIIofNNN.json).
@@ -304,9 +310,27 @@ public enum AberrationRun {
         if isShard { try policy.check(shardOut) } else {
             for path in [outputPaths(outputDirectory).star, outputPaths(outputDirectory).json] { try policy.check(path) }
         }
-        let particles = try RefineParticles(path: input)
+        var particles = try RefineParticles(path: input)
+        let original = particles.optics.groups
         let reference = try source.load()
-        let (sums, streamed) = try accumulate(particles: particles, reference: reference, options: options, progress: progress)
+        var (sums, streamed) = try accumulate(particles: particles, reference: reference, options: options, progress: progress)
+        var passes = 1
+        // Further passes (not with shards: those make one, and a rerun on the merged output makes the next).
+        while !isShard && passes < options.iterations {
+            let (aberrations, results, _) = solve(particles: particles, sums: sums, options: options)
+            let moved = results.contains { r in
+                let even = r.even.map { e in zip(e.delta, e.standardErrors).contains { abs($0) > 0.2 * $1 } } ?? false
+                let odd = r.odd.map { o in zip(o.delta, o.standardErrors).contains { abs($0) > 0.2 * $1 } } ?? false
+                return even || odd
+            }
+            if !moved || aberrations.isEmpty { break }
+            try applyAberrations(to: particles, aberrations)
+            particles = try RefineParticles(file: RelionParticleFile(document: particles.file.document, file: input))
+            let (next, s) = try accumulate(particles: particles, reference: reference, options: options, progress: progress)
+            sums = next
+            streamed = StreamSummary(micrographs: s.micrographs, particles: s.particles, seconds: streamed.seconds + s.seconds)
+            passes += 1
+        }
         if isShard {
             let shard = AberrationShard(input: input, particleCount: particles.records.count, shard: options.stream.shard,
                                         shardCount: options.stream.shardCount, kminAngstrom: options.kminAngstrom,
@@ -319,7 +343,7 @@ public enum AberrationRun {
             return AberrationRunOutput(summary: summary, files: [shardOut], shardFile: shardOut)
         }
         return try finish(particles: particles, sums: sums, streamed: streamed, options: options,
-                          outputDirectory: outputDirectory, policy: policy)
+                          outputDirectory: outputDirectory, policy: policy, passes: passes, original: original)
     }
 
     /// Adds the partial sums found in `directories` (all shards 1…N of one run) and writes what a
@@ -355,10 +379,29 @@ public enum AberrationRun {
     }
 
     static func finish(particles: RefineParticles, sums: AberrationAccumulator, streamed: StreamSummary, options: AberrationOptions,
-                       outputDirectory: String, policy: OutputPolicy) throws -> AberrationRunOutput {
-        let (aberrations, results, plots) = solve(particles: particles, sums: sums, options: options)
-        let summary = AberrationSummary(input: particles.file.file, kminAngstrom: options.kminAngstrom, groups: results,
+                       outputDirectory: String, policy: OutputPolicy, passes: Int = 1, original: [OpticsGroup]? = nil) throws -> AberrationRunOutput {
+        let (aberrations, results0, plots) = solve(particles: particles, sums: sums, options: options)
+        // After several passes, the change is reported from the input file's terms.
+        var results = results0
+        if let original {
+            for i in results.indices {
+                guard let g = original.first(where: { $0.number == results[i].opticsGroup }) else { continue }
+                results[i].even?.oldCoefficients = g.evenZernike
+                if let new = results[i].even?.newCoefficients {
+                    results[i].even?.delta = new.enumerated().map { $0.element - (($0.offset < g.evenZernike.count) ? g.evenZernike[$0.offset] : 0) }
+                }
+                let oldOdd = g.oddZernike
+                results[i].odd?.oldCoefficients = oldOdd
+                results[i].odd?.oldBeamTiltX = g.values["rlnBeamTiltX"].flatMap(Double.init) ?? 0
+                results[i].odd?.oldBeamTiltY = g.values["rlnBeamTiltY"].flatMap(Double.init) ?? 0
+                if let new = results[i].odd?.newCoefficients {
+                    results[i].odd?.delta = new.enumerated().map { $0.element - (($0.offset < oldOdd.count) ? oldOdd[$0.offset] : 0) }
+                }
+            }
+        }
+        var summary = AberrationSummary(input: particles.file.file, kminAngstrom: options.kminAngstrom, groups: results,
                                         particles: streamed.particles, micrographs: streamed.micrographs, seconds: streamed.seconds)
+        summary.passes = passes
         try applyAberrations(to: particles, aberrations)
         // Everything is computed before anything is written.
         let json = try encodeJSON(summary)

@@ -7,9 +7,13 @@
 // measured on particles simulated that way, puts a false Z40 of 1.6 and Z44 of 2.2 (at 5,000–
 // 15,000 Å defocus in a 128 Å box; 85 at 20,000–25,000 Å) into the even-aberration fit.
 //
-// Here the prediction is made on a grid of twice the box (the same pixel size, so the object sits
-// in a field of 2s × 2s pixels), multiplied by the CTF there, brought to real space, boxed to the
-// particle's s × s pixels around the object's centre and transformed back:
+// Here the prediction is made on the grid of a larger field N × N (the same pixel size, the object
+// at its centre), multiplied by the CTF there, brought to real space, boxed to the particle's
+// s × s pixels around the object's centre and transformed back. The field is periodic, so the
+// CTF's point-spread function (radius R = λ Δf k + λ³ Cs k³ at the highest frequency predicted)
+// must not wrap into the box: N ≥ s + R/p (then every object point within the box reaches every box
+// pixel without wrapping), and at least 2s. At 2s, a 96 px box at 5,000–15,000 Å defocus put Z40
+// 35 % low; with N from R, right (`fieldSize`).
 //   P_sin = Box(−env · sin γ · e^{iφ_odd} · f),   P_cos = Box(−env · cos γ · e^{iφ_odd} · f).
 // P_sin is the prediction at the particle's current CTF; a change of phase ε(k) that varies slowly
 // over 1/(s·p) (a defocus step, a Zernike term) gives Box(−env sin(γ + ε) f) ≈ cos ε P_sin +
@@ -18,7 +22,7 @@
 //
 // Normalisation: the projector's values do not depend on the box (they sample the reference's
 // transform at k), so with the normalised inverse transform
-//   Box(X) = FFT_s( crop_s( IFFT_2s(X) ) ),
+//   Box(X) = FFT_s( crop_s( IFFT_N(X) ) ),
 // which returns the box-grid prediction for a compact object (tested).
 
 import Foundation
@@ -27,7 +31,7 @@ import AngpixOptics
 
 /// Predictions with the CTF applied on a field twice the box and then boxed, as extraction does.
 public struct BoxedCTF: @unchecked Sendable {
-    /// The particle box s and the padded field 2s (pixels).
+    /// The particle box s and the padded field N (pixels).
     public let boxSize: Int, fieldSize: Int
     /// The nominal pixel size (Å).
     public let pixelSize: Double
@@ -35,13 +39,31 @@ public struct BoxedCTF: @unchecked Sendable {
     public let fieldGrid: SpectrumGrid
     let fieldPlan: RealFFTPlan, boxPlan: RealFFTPlan
 
-    public init(opticsGroup: Int, boxSize s: Int, pixelSize p: Double) throws {
+    public init(opticsGroup: Int, boxSize s: Int, pixelSize p: Double, fieldSize n: Int? = nil) throws {
+        let n = n ?? 2 * s
+        precondition(n >= s && n % 2 == 0, "BoxedCTF: the field must be even and at least the box")
         boxSize = s
-        fieldSize = 2 * s
+        fieldSize = n
         pixelSize = p
-        fieldGrid = SpectrumGrid(opticsGroup: opticsGroup, boxSize: 2 * s, pixelSize: p)
-        fieldPlan = try RealFFTPlan.cached(shape: [2 * s, 2 * s])
+        fieldGrid = SpectrumGrid(opticsGroup: opticsGroup, boxSize: n, pixelSize: p)
+        fieldPlan = try RealFFTPlan.cached(shape: [n, n])
         boxPlan = try RealFFTPlan.cached(shape: [s, s])
+    }
+
+    /// The field N for a box of `boxSize` px at `pixelSize` Å: at least 2s and s + R/p with the
+    /// point-spread radius R = λ Δf k + λ³ Cs k³ (Å) at the largest defocus (Å) and frequency
+    /// (1/Å) predicted, rounded up to an even size with prime factors 2, 3, 5 and 7 only.
+    public static func fieldSize(boxSize s: Int, pixelSize p: Double, maximumDefocus: Double,
+                                 maximumFrequency k: Double, wavelength lambda: Double, sphericalAberrationMillimetres cs: Double) -> Int {
+        let r = lambda * max(0, maximumDefocus) * k + lambda * lambda * lambda * max(0, cs) * 1e7 * k * k * k
+        var n = max(2 * s, s + Int((r / p).rounded(.up)) + 2)
+        func smooth(_ v: Int) -> Bool {
+            var x = v
+            for f in [2, 3, 5, 7] { while x % f == 0 { x /= f } }
+            return x == 1
+        }
+        while n % 2 != 0 || !smooth(n) { n += 1 }
+        return n
     }
 
     /// Box(X): the spectrum on the padded field's grid brought to the particle's box.
@@ -50,9 +72,9 @@ public struct BoxedCTF: @unchecked Sendable {
         precondition(field.count == n * (n / 2 + 1), "BoxedCTF.box: a spectrum of the padded field is needed")
         var image = [Float](repeating: 0, count: n * n)
         field.withUnsafeBufferPointer { i in image.withUnsafeMutableBufferPointer { o in fieldPlan.inverse(i, o, threads: 1) } }
-        // The object's centre is at pixel n/2 of the field and s/2 of the box: keep [s/2, 3s/2).
+        // The object's centre is at pixel n/2 of the field and s/2 of the box: keep [n/2 − s/2, n/2 + s/2).
         var cropped = [Float](repeating: 0, count: s * s)
-        let offset = s / 2
+        let offset = n / 2 - s / 2
         for y in 0..<s {
             let from = (y + offset) * n + offset
             for x in 0..<s { cropped[y * s + x] = image[from + x] }

@@ -203,28 +203,43 @@ public enum EvenAberrationEstimator {
         guard let linear = DenseAlgebra.solve(A, b) else {
             throw EstimationError.underdetermined("optics group \(s.grid.opticsGroup): the Zernike basis is singular on the weighted pixels")
         }
-        // Refinement against the per-pixel quadratic forms.
+        // Refinement against the per-pixel quadratic forms, one amplitude per resolution shell.
+        let extent = Double(s.grid.boxSize) * s.grid.pixelSize
+        let shellOf: [Int] = used.map { i in
+            let k = s.grid.frequency(ofIndex: i)
+            return Int(((k.x * k.x + k.y * k.y).squareRoot() * extent).rounded())
+        }
+        let shellCount = (shellOf.max() ?? 0) + 1
         let evaluate: ([Double]) -> (cost: Double, gradient: [Double], hessian: [[Double]]) = { c in
             var cost = 0.0
             var g = [Double](repeating: 0, count: cc)
             var H = [[Double]](repeating: [Double](repeating: 0, count: cc), count: cc)
-            for i in used {
+            // Per pixel: p = (cos φ, sin φ), p⊥ = (−sin φ, cos φ); N = pᵀA(u, v), D = pᵀAp. Per shell
+            // the best amplitude a = Σ N / Σ D, and the cost Σ uᵀAu − (Σ N)² / Σ D.
+            var n = [Double](repeating: 0, count: used.count), np = n, d = n, dp = n, perp = n
+            var shellN = [Double](repeating: 0, count: shellCount), shellD = shellN
+            for (m, i) in used.enumerated() {
                 var phi = 0.0
                 for j in 0..<cc { phi += c[j] * basis[j][i] }
                 let cp = cos(phi), sp = sin(phi)
                 let axx = s.axx[i], axy = s.axy[i], ayy = s.ayy[i]
-                // p = (cos φ, sin φ), p⊥ = (−sin φ, cos φ); N = pᵀA(u, v), D = pᵀAp, a = N / D.
                 let au = axx * u[i] + axy * v[i], av = axy * u[i] + ayy * v[i]
-                let n = cp * au + sp * av, np = -sp * au + cp * av
+                n[m] = cp * au + sp * av; np[m] = -sp * au + cp * av
                 let apx = axx * cp + axy * sp, apy = axy * cp + ayy * sp
-                let d = cp * apx + sp * apy
-                if d <= 0 { continue }
-                let dp = 2 * (-sp * apx + cp * apy)
-                let perp = sp * sp * axx - 2 * sp * cp * axy + cp * cp * ayy
-                let amp = n / d
-                cost += (u[i] * au + v[i] * av) - n * amp
-                let dphi = -2 * amp * np + amp * amp * dp
-                let hphi = 2 * amp * amp * perp
+                d[m] = cp * apx + sp * apy
+                dp[m] = 2 * (-sp * apx + cp * apy)
+                perp[m] = sp * sp * axx - 2 * sp * cp * axy + cp * cp * ayy
+                shellN[shellOf[m]] += n[m]; shellD[shellOf[m]] += d[m]
+                cost += u[i] * au + v[i] * av
+            }
+            // The amplitude is not allowed below 0: a shell turned by π would fit as well otherwise.
+            for sh in 0..<shellCount where shellD[sh] > 0 && shellN[sh] > 0 { cost -= shellN[sh] * shellN[sh] / shellD[sh] }
+            for (m, i) in used.enumerated() {
+                let sd = shellD[shellOf[m]]
+                if sd <= 0 || shellN[shellOf[m]] <= 0 { continue }
+                let amp = shellN[shellOf[m]] / sd
+                let dphi = -2 * amp * np[m] + amp * amp * dp[m]
+                let hphi = 2 * amp * amp * perp[m]
                 for a in 0..<cc {
                     let za = basis[a][i]
                     if za == 0 { continue }

@@ -93,7 +93,17 @@ public func streamObservations<A: ObservationAccumulator>(
     let planByBox = plans
     var boxers: [Int: BoxedCTF] = [:]
     if settings.boxedCTF {
-        for g in groups { boxers[g.number] = try BoxedCTF(opticsGroup: g.number, boxSize: g.imageSize, pixelSize: g.imagePixelSize) }
+        // The field must hold the CTF's spread at the group's largest defocus and the highest
+        // frequency the projector predicts.
+        let kmax = Double(reference.projectors[0].radius) / (Double(reference.projectors[0].paddingFactor * reference.boxSize) * reference.pixelSize)
+        var maxDefocus: [Int: Double] = [:]
+        for r in particles.records { maxDefocus[r.groupIndex] = max(maxDefocus[r.groupIndex] ?? 0, r.defocusU, r.defocusV) }
+        for (gi, g) in groups.enumerated() {
+            let n = BoxedCTF.fieldSize(boxSize: g.imageSize, pixelSize: g.imagePixelSize, maximumDefocus: maxDefocus[gi] ?? 0,
+                                       maximumFrequency: kmax, wavelength: electronWavelength(kilovolts: g.voltage),
+                                       sphericalAberrationMillimetres: g.sphericalAberration)
+            boxers[g.number] = try BoxedCTF(opticsGroup: g.number, boxSize: g.imageSize, pixelSize: g.imagePixelSize, fieldSize: n)
+        }
     }
     let boxerByGroup = boxers
     accumulators.withUnsafeMutableBufferPointer { accs in

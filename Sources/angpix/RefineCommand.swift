@@ -234,6 +234,9 @@ struct RefineAberrationsCommand: ParsableCommand {
     @Option(name: [.customShort("o"), .customLong("out")], help: "The output folder.")
     var output: String?
 
+    @Option(help: "Passes over the data at most, each predicting with the previous pass's terms; they stop when no coefficient moves by more than a fifth of its standard error (one with --shard).")
+    var iterations: Int = 4
+
     @Option(name: .customLong("even-order"), help: "Radial order of the even Zernike fit: 4 (9 terms) or 6 (16).")
     var evenOrder: Int = 4
 
@@ -284,6 +287,7 @@ struct RefineAberrationsCommand: ParsableCommand {
             options.stream.shardCount = shard.1
         }
         options.stream.boxedCTF = !noCtfPad
+        options.iterations = iterations
         let progress = ProgressLine("refine aberrations", unit: "particles")
         let out = try AberrationRun.run(input: input!, reference: common.source, outputDirectory: output!,
                                         options: options, force: common.force, progress: progress.handler)
