@@ -25,6 +25,10 @@ public struct MagnificationOptions: Sendable {
     /// Groups with fewer particles keep their matrix.
     public var minimumParticles = 20
     public var stream = StreamSettings()
+    /// Folder for the pass cache: with more than one pass, the first writes the observed spectra
+    /// at the weighted pixels there (an unlinked temporary file) and later passes read them instead
+    /// of the stacks. nil: the system's temporary folder.
+    public var cacheDirectory: String? = nil
 
     public init() {}
 }
@@ -114,6 +118,8 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
     var results: [MagnificationGroupResult] = []
     var streamed = StreamSummary(micrographs: 0, particles: 0, seconds: 0)
     var passes = 0
+    let passRunner = MagnificationPasses(particles: particles, reference: reference, weights: weights, settings: options.stream,
+                                         cacheDirectory: options.iterations > 1 ? options.cacheDirectory ?? NSTemporaryDirectory() : nil)
     for _ in 0..<max(1, options.iterations) {
         passes += 1
         var settings = options.stream
@@ -121,8 +127,7 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
         settings.weights = weights
         settings.magMatrices = current
         settings.carryDefocus = !options.keepAstigmatism
-        let (sums, s) = try streamObservations(particles: particles, reference: reference, settings: settings,
-                                               make: { MagnificationAccumulator(weights: weights) }, progress: progress)
+        let (sums, s) = try passRunner.run(settings: settings, progress: progress)
         streamed = StreamSummary(micrographs: s.micrographs, particles: s.particles, seconds: streamed.seconds + s.seconds)
         let step = solveGroups(particles: particles, sums: sums, current: current, minimumParticles: options.minimumParticles)
         results = step.results

@@ -217,8 +217,9 @@ public struct RefineReference: Sendable {
             fsc = AngpixFourier.fsc(plan.forward(a), plan.forward(b), shape: [boxSize, boxSize, boxSize])
         }
         let kmax = maximumFrequency(fsc, boxSize, pixelSize)
-        projectors = [try ReferenceProjector(map: m1, maximumFrequency: kmax),
-                      try ReferenceProjector(map: m2, maximumFrequency: kmax)]
+        let workspace = ProjectorWorkspace()
+        projectors = [try ReferenceProjector(map: m1, maximumFrequency: kmax, workspace: workspace),
+                      try ReferenceProjector(map: m2, maximumFrequency: kmax, workspace: workspace)]
     }
 
     static func readCube(_ path: String) throws -> MRCMap {
