@@ -433,9 +433,8 @@ final class ProjectorWorkspace {
     }
 }
 
-/// A large array in memory of its own, on transparent huge pages where the system offers them
-/// (Linux with THP in "madvise" mode): the projector's values are read at random, and with 4 KiB
-/// pages nearly every read also missed the TLB.
+/// A large array of its own, aligned for the cache (huge pages were tried: the projection did not
+/// gain and the first touches of the buffers doubled the preparation's time).
 final class LargeBuffer<Element>: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Element>
     let count: Int
@@ -444,14 +443,10 @@ final class LargeBuffer<Element>: @unchecked Sendable {
     init(count: Int, zeroed: Bool = true) {
         self.count = count
         let bytes = max(1, count * MemoryLayout<Element>.stride)
-        let huge = 2 << 20
         var raw: UnsafeMutableRawPointer?
-        guard posix_memalign(&raw, bytes >= huge ? huge : 64, bytes) == 0, let raw else {
+        guard posix_memalign(&raw, 64, bytes) == 0, let raw else {
             fatalError("out of memory: \(bytes) bytes for the reference")
         }
-        #if os(Linux)
-        if bytes >= huge { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
-        #endif
         pointer = raw.bindMemory(to: Element.self, capacity: count)
         if zeroed { memset(pointer, 0, bytes) }
     }
