@@ -102,10 +102,10 @@ final class MagnificationPasses: @unchecked Sendable {
     private var cacheDescriptor: Int32 = -1
     private var cacheFilled = false
 
-    /// Prepares the passes over the micrographs of `settings`' shard and groups; with
-    /// `cacheDirectory`, later passes read the observed spectra from a cache file made there.
+    /// Prepares the passes over the micrographs of `settings`' shard and groups (or over `chosen`);
+    /// with `cacheDirectory`, later passes read the observed spectra from a cache file made there.
     init(particles: RefineParticles, reference: RefineReference, weights: [Int: FrequencyWeights],
-         settings: StreamSettings, cacheDirectory: String?) {
+         settings: StreamSettings, micrographs chosen: [(name: String, rows: [Int])]? = nil, cacheDirectory: String?) {
         self.particles = particles
         self.reference = reference
         self.weights = weights
@@ -113,7 +113,7 @@ final class MagnificationPasses: @unchecked Sendable {
             weights[g.number].map { WeightedPixels(grid: SpectrumGrid(opticsGroup: g.number, boxSize: g.imageSize,
                                                                       pixelSize: g.imagePixelSize), weights: $0) }
         }
-        micrographs = selectedMicrographs(particles, settings: settings)
+        micrographs = chosen ?? selectedMicrographs(particles, settings: settings)
         var offsets: [Int] = [], rowOffsets: [[Int]] = []
         var total = 0
         for m in micrographs {

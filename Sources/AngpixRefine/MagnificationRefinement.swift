@@ -19,6 +19,8 @@ public struct MagnificationOptions: Sendable {
     public var kminAngstrom: Double = 20
     /// Passes over the data (at most); the matrix is updated after each, and the passes stop early
     /// when one changes no matrix element by more than a fifth of the scale's standard error.
+    /// With more than one, a pilot pass over a tenth of each group's particles comes first (not
+    /// counted: it only gives the full passes a closer starting point).
     public var iterations: Int = 1
     /// Keep each particle's defocus values as they are.
     public var keepAstigmatism = false
@@ -120,6 +122,26 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
     var passes = 0
     let passRunner = MagnificationPasses(particles: particles, reference: reference, weights: weights, settings: options.stream,
                                          cacheDirectory: options.iterations > 1 ? options.cacheDirectory ?? NSTemporaryDirectory() : nil)
+    // A pilot pass over a tenth of each group's particles (whole micrographs; when more than one
+    // pass is allowed, on at least 20 micrographs): a tenth of the cost, and the full passes start
+    // near the fixed point, so the pass that confirms convergence usually comes one full pass
+    // earlier. Its result is only a starting point: every reported matrix, and the convergence
+    // test, come from full passes.
+    if options.iterations > 1, options.stream.shardCount == 1,
+       let subset = pilotMicrographs(particles, settings: options.stream) {
+        var settings = options.stream
+        settings.gradients = true
+        settings.weights = weights
+        settings.magMatrices = current
+        settings.carryDefocus = !options.keepAstigmatism
+        let pilot = MagnificationPasses(particles: particles, reference: reference, weights: weights, settings: settings,
+                                        micrographs: subset, cacheDirectory: nil)
+        let (sums, s) = try pilot.run(settings: settings, progress: nil)
+        streamed.seconds += s.seconds
+        // Groups with fewer than 50 particles in the pilot start from their matrix as before.
+        current = solveGroups(particles: particles, sums: sums, current: current,
+                              minimumParticles: max(50, options.minimumParticles)).matrices
+    }
     for _ in 0..<max(1, options.iterations) {
         passes += 1
         var settings = options.stream
@@ -148,6 +170,21 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
     let summary = MagnificationSummary(input: particles.file.file, iterations: passes, groups: results,
                                        particles: streamed.particles, micrographs: streamed.micrographs, seconds: streamed.seconds)
     return (current, summary)
+}
+
+/// The micrographs of a pilot pass: in name order, each one that holds a particle of a group
+/// that has less than a tenth of its particles taken so far; nil for fewer than 20 micrographs.
+func pilotMicrographs(_ particles: RefineParticles, settings: StreamSettings) -> [(name: String, rows: [Int])]? {
+    let all = selectedMicrographs(particles, settings: settings)
+    guard all.count >= 20 else { return nil }
+    var total = [Int](repeating: 0, count: particles.optics.groups.count), taken = total
+    for m in all { for row in m.rows { total[particles.records[row].groupIndex] += 1 } }
+    var subset: [(name: String, rows: [Int])] = []
+    for m in all where m.rows.contains(where: { taken[particles.records[$0].groupIndex] * 10 < total[particles.records[$0].groupIndex] }) {
+        subset.append(m)
+        for row in m.rows { taken[particles.records[row].groupIndex] += 1 }
+    }
+    return subset
 }
 
 /// Solves every group from the sums: the new matrices (unchanged for groups kept) and the results.
