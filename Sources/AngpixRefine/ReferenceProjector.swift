@@ -192,9 +192,12 @@ public final class ReferenceProjector: @unchecked Sendable {
         var x = qx, y = qy, z = qz
         var conj = false
         if x < 0 { x = -x; y = -y; z = -z; conj = true }
-        let x0 = Int(x), y0 = Int(y.rounded(.down)), z0 = Int(z.rounded(.down))
         let R = radius
-        guard x0 + 1 <= R, y0 >= -R, y0 + 1 <= R, z0 >= -R, z0 + 1 <= R else { return nil }
+        // Within the cube (and for NaN, which fails every comparison) before converting to Int.
+        guard x < Double(R), y >= Double(-R), y < Double(R), z >= Double(-R), z < Double(R) else { return nil }
+        // ⌊y⌋ and ⌊z⌋ without a call to floor (x ≥ 0 truncates to its floor).
+        let yt = Int(y), zt = Int(z)
+        let x0 = Int(x), y0 = Double(yt) > y ? yt - 1 : yt, z0 = Double(zt) > z ? zt - 1 : zt
         let fx = Float(x - Double(x0)), fy = Float(y - Double(y0)), fz = Float(z - Double(z0))
         let row = (z0 + R) * (2 * R + 1) + (y0 + R)
         return (rows[row] + 2 * x0, rows[row + 1] + 2 * x0, fx, fy, fz, conj)
