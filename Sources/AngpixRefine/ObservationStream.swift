@@ -158,10 +158,10 @@ func readSpectrum(particles: RefineParticles, record r: ParticleRecord, box s: I
 /// with `image` (s² values) as scratch, checked against its group's box.
 func readSpectrum(particles: RefineParticles, record r: ParticleRecord, box s: Int, plan: RealFFTPlan, stacks: StackCache,
                   image: UnsafeMutableBufferPointer<Float>, spectrum: UnsafeMutableBufferPointer<Complex32>) throws {
-    let file = particles.file.file
-    let line = particles.file.particles.line(row: r.row)
+    // The line is found only for an error: finding it counts the file's lines up to the row.
     func fail(_ reason: String) -> RefineError {
-        .badImage(file: file, line: line, row: r.row + 1, stack: r.image.stackPath, reason: reason)
+        .badImage(file: particles.file.file, line: particles.file.particles.line(row: r.row), row: r.row + 1,
+                  stack: r.image.stackPath, reason: reason)
     }
     let reader: MRCStackReader
     do { reader = try stacks.reader(r.image.stackPath) } catch {
