@@ -19,12 +19,18 @@ public struct MagnificationOptions: Sendable {
     public var kminAngstrom: Double = 20
     /// Passes over the data (at most); the matrix is updated after each, and the passes stop early
     /// when one changes no matrix element by more than a fifth of the scale's standard error.
+    /// With more than one, a pilot pass over a tenth of each group's particles comes first (not
+    /// counted: it only gives the full passes a closer starting point).
     public var iterations: Int = 1
     /// Keep each particle's defocus values as they are.
     public var keepAstigmatism = false
     /// Groups with fewer particles keep their matrix.
     public var minimumParticles = 20
     public var stream = StreamSettings()
+    /// Folder for the pass cache: with more than one pass, the first writes the observed spectra
+    /// at the weighted pixels there (an unlinked temporary file) and later passes read them instead
+    /// of the stacks. nil: the system's temporary folder.
+    public var cacheDirectory: String? = nil
 
     public init() {}
 }
@@ -113,17 +119,18 @@ public func refineMagnification(particles: RefineParticles, reference: RefineRef
 }
 
 /// The result of a magnification refinement's passes.
-public struct MagnificationPasses {
+public struct MagnificationPassResult {
     /// The new matrix of each group (by index; nil: none in the file and none found).
     public var matrices: [Matrix2x2?]
     public var summary: MagnificationSummary
-    /// The first pass's sums, made at the file's matrices: the displacement plots show them.
+    /// The first full pass's sums (at the file's matrices, or the pilot's when there was one): the
+    /// displacement plots show them.
     public var firstPassSums: MagnificationAccumulator
 }
 
 /// Runs the passes (see `refineMagnification`) and keeps the first pass's sums.
 public func magnificationPasses(particles: RefineParticles, reference: RefineReference, options: MagnificationOptions,
-                                progress: ProgressHandler? = nil) throws -> MagnificationPasses {
+                                progress: ProgressHandler? = nil) throws -> MagnificationPassResult {
     let groups = particles.optics.groups
     var current: [Matrix2x2?] = groups.map { $0.magMatrix.map(Matrix2x2.init) }
     let weights = groupWeights(particles, reference, kminAngstrom: options.kminAngstrom)
@@ -131,6 +138,28 @@ public func magnificationPasses(particles: RefineParticles, reference: RefineRef
     var streamed = StreamSummary(micrographs: 0, particles: 0, seconds: 0)
     var passes = 0
     var firstPass: MagnificationAccumulator?
+    let passRunner = MagnificationPasses(particles: particles, reference: reference, weights: weights, settings: options.stream,
+                                         cacheDirectory: options.iterations > 1 ? options.cacheDirectory ?? NSTemporaryDirectory() : nil)
+    // A pilot pass over a tenth of each group's particles (whole micrographs; when more than one
+    // pass is allowed, on at least 20 micrographs): a tenth of the cost, and the full passes start
+    // near the fixed point, so the pass that confirms convergence usually comes one full pass
+    // earlier. Its result is only a starting point: every reported matrix, and the convergence
+    // test, come from full passes.
+    if options.iterations > 1, options.stream.shardCount == 1,
+       let subset = pilotMicrographs(particles, settings: options.stream) {
+        var settings = options.stream
+        settings.gradients = true
+        settings.weights = weights
+        settings.magMatrices = current
+        settings.carryDefocus = !options.keepAstigmatism
+        let pilot = MagnificationPasses(particles: particles, reference: reference, weights: weights, settings: settings,
+                                        micrographs: subset, cacheDirectory: nil)
+        let (sums, s) = try pilot.run(settings: settings, progress: nil)
+        streamed.seconds += s.seconds
+        // Groups with fewer than 50 particles in the pilot start from their matrix as before.
+        current = solveGroups(particles: particles, sums: sums, current: current,
+                              minimumParticles: max(50, options.minimumParticles)).matrices
+    }
     for _ in 0..<max(1, options.iterations) {
         passes += 1
         var settings = options.stream
@@ -139,8 +168,7 @@ public func magnificationPasses(particles: RefineParticles, reference: RefineRef
         settings.weights = weights
         settings.magMatrices = current
         settings.carryDefocus = !options.keepAstigmatism
-        let (sums, s) = try streamObservations(particles: particles, reference: reference, settings: settings,
-                                               make: { MagnificationAccumulator(weights: weights) }, progress: progress)
+        let (sums, s) = try passRunner.run(settings: settings, progress: progress)
         if firstPass == nil { firstPass = sums }
         streamed = StreamSummary(micrographs: s.micrographs, particles: s.particles, seconds: streamed.seconds + s.seconds)
         let step = solveGroups(particles: particles, sums: sums, current: current, minimumParticles: options.minimumParticles)
@@ -161,7 +189,22 @@ public func magnificationPasses(particles: RefineParticles, reference: RefineRef
     }
     let summary = MagnificationSummary(input: particles.file.file, iterations: passes, groups: results,
                                        particles: streamed.particles, micrographs: streamed.micrographs, seconds: streamed.seconds)
-    return MagnificationPasses(matrices: current, summary: summary, firstPassSums: firstPass!)
+    return MagnificationPassResult(matrices: current, summary: summary, firstPassSums: firstPass!)
+}
+
+/// The micrographs of a pilot pass: in name order, each one that holds a particle of a group
+/// that has less than a tenth of its particles taken so far; nil for fewer than 20 micrographs.
+func pilotMicrographs(_ particles: RefineParticles, settings: StreamSettings) -> [(name: String, rows: [Int])]? {
+    let all = selectedMicrographs(particles, settings: settings)
+    guard all.count >= 20 else { return nil }
+    var total = [Int](repeating: 0, count: particles.optics.groups.count), taken = total
+    for m in all { for row in m.rows { total[particles.records[row].groupIndex] += 1 } }
+    var subset: [(name: String, rows: [Int])] = []
+    for m in all where m.rows.contains(where: { taken[particles.records[$0].groupIndex] * 10 < total[particles.records[$0].groupIndex] }) {
+        subset.append(m)
+        for row in m.rows { taken[particles.records[row].groupIndex] += 1 }
+    }
+    return subset
 }
 
 /// Solves every group from the sums: the new matrices (unchanged for groups kept) and the results.

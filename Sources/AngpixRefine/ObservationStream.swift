@@ -173,10 +173,26 @@ public func streamObservations<A: ObservationAccumulator>(
 /// The forward FFT / s² of a particle's image, checked against its group's box.
 func readSpectrum(particles: RefineParticles, record r: ParticleRecord, box s: Int, pixelSize: Double,
                   plan: RealFFTPlan, stacks: StackCache) throws -> [Complex32] {
-    let file = particles.file.file
-    let line = particles.file.particles.line(row: r.row)
+    var image = [Float](repeating: 0, count: s * s)
+    var spectrum = [Complex32](repeating: .zero, count: s * (s / 2 + 1))
+    try image.withUnsafeMutableBufferPointer { i in
+        try spectrum.withUnsafeMutableBufferPointer { o in
+            try readSpectrum(particles: particles, record: r, box: s, plan: plan, stacks: stacks, image: i, spectrum: o)
+        }
+    }
+    let norm = 1 / Float(s * s)
+    for i in spectrum.indices { spectrum[i] = spectrum[i] * norm }
+    return spectrum
+}
+
+/// The unnormalised forward FFT of a particle's image into `spectrum` (s × (s/2 + 1) values),
+/// with `image` (s² values) as scratch, checked against its group's box.
+func readSpectrum(particles: RefineParticles, record r: ParticleRecord, box s: Int, plan: RealFFTPlan, stacks: StackCache,
+                  image: UnsafeMutableBufferPointer<Float>, spectrum: UnsafeMutableBufferPointer<Complex32>) throws {
+    // The line is found only for an error: finding it counts the file's lines up to the row.
     func fail(_ reason: String) -> RefineError {
-        .badImage(file: file, line: line, row: r.row + 1, stack: r.image.stackPath, reason: reason)
+        .badImage(file: particles.file.file, line: particles.file.particles.line(row: r.row), row: r.row + 1,
+                  stack: r.image.stackPath, reason: reason)
     }
     let reader: MRCStackReader
     do { reader = try stacks.reader(r.image.stackPath) } catch {
@@ -188,14 +204,9 @@ func readSpectrum(particles: RefineParticles, record r: ParticleRecord, box s: I
     guard reader.nx == s, reader.ny == s else {
         throw fail("the images are \(reader.nx) × \(reader.ny) pixels, the optics group's rlnImageSize is \(s)")
     }
-    var image = [Float](repeating: 0, count: s * s)
-    try image.withUnsafeMutableBufferPointer { try reader.readImage(r.image.index - 1, into: $0) }
+    try reader.readImage(r.image.index - 1, into: image)
     reader.release((r.image.index - 1)..<r.image.index)
-    var spectrum = [Complex32](repeating: .zero, count: s * (s / 2 + 1))
-    image.withUnsafeBufferPointer { i in spectrum.withUnsafeMutableBufferPointer { o in plan.forward(i, o, threads: 1) } }
-    let norm = 1 / Float(s * s)
-    for i in spectrum.indices { spectrum[i] = spectrum[i] * norm }
-    return spectrum
+    plan.forward(UnsafeBufferPointer(image), spectrum, threads: 1)
 }
 
 /// Open stacks shared by the worker threads (each stack is opened once).

@@ -221,8 +221,9 @@ public struct RefineReference: Sendable {
             fsc = AngpixFourier.fsc(plan.forward(masked1.data), plan.forward(masked2.data), shape: [boxSize, boxSize, boxSize])
         }
         let kmax = maximumFrequency(fsc, boxSize, pixelSize)
-        projectors = [try ReferenceProjector(map: masked1, maximumFrequency: kmax),
-                      try ReferenceProjector(map: masked2, maximumFrequency: kmax)]
+        let workspace = ProjectorWorkspace()
+        projectors = [try ReferenceProjector(map: masked1, maximumFrequency: kmax, workspace: workspace),
+                      try ReferenceProjector(map: masked2, maximumFrequency: kmax, workspace: workspace)]
     }
 
     static func readCube(_ path: String) throws -> MRCMap {

@@ -79,9 +79,9 @@ public enum MagnificationRun {
             var settings = options.stream
             settings.gradients = true
             settings.weights = weights
-            let (sums, summary) = try streamObservations(particles: particles, reference: reference, settings: settings,
-                                                         make: { MagnificationAccumulator(weights: weights) },
-                                                         progress: progress)
+            let (sums, summary) = try MagnificationPasses(particles: particles, reference: reference, weights: weights,
+                                                          settings: settings, cacheDirectory: nil)
+                .run(settings: settings, progress: progress)
             let shard = MagnificationShard(input: input, particleCount: particles.records.count,
                                            shard: options.stream.shard, shardCount: options.stream.shardCount,
                                            kminAngstrom: options.kminAngstrom, keepAstigmatism: options.keepAstigmatism,
@@ -91,6 +91,15 @@ public enum MagnificationRun {
             let result = MagnificationSummary(input: input, iterations: 1, groups: [], particles: summary.particles,
                                               micrographs: summary.micrographs, seconds: summary.seconds)
             return MagnificationRunOutput(summary: result, files: [shardOut], shardFile: shardOut)
+        }
+        var options = options
+        if options.cacheDirectory == nil {
+            // The pass cache next to the output (nothing is created before the results are ready).
+            let parent = (outputDirectory as NSString).deletingLastPathComponent
+            options.cacheDirectory = [outputDirectory, parent.isEmpty ? "." : parent].first { dir in
+                var isDirectory: ObjCBool = false
+                return FileManager.default.fileExists(atPath: dir, isDirectory: &isDirectory) && isDirectory.boolValue
+            }
         }
         let passes = try magnificationPasses(particles: particles, reference: reference, options: options, progress: progress)
         let plots = displacementPlots(particles, sums: passes.firstPassSums, minimumParticles: options.minimumParticles)

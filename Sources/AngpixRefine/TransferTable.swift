@@ -71,13 +71,23 @@ public struct TransferTable: Sendable {
 
     /// γ at pixel `i` (including the even Zernike terms).
     @inline(__always) public func gamma(_ p: Particle, _ i: Int) -> Double {
-        let u2 = xx[i] + yy[i]
-        return p.k1 * (p.axx * xx[i] + 2 * p.axy * xy[i] + p.ayy * yy[i]) + p.k2 * u2 * u2 - p.constant + even[i]
+        Self.gamma(p, xx: xx[i], xy: xy[i], yy: yy[i], even: even[i])
+    }
+
+    /// γ from a pixel's geometry (x², xy, y² of M·k and the even Zernike phase).
+    @inline(__always) static func gamma(_ p: Particle, xx: Double, xy: Double, yy: Double, even: Double) -> Double {
+        let u2 = xx + yy
+        return p.k1 * (p.axx * xx + 2 * p.axy * xy + p.ayy * yy) + p.k2 * u2 * u2 - p.constant + even
     }
 
     /// scale · exp(−B/4 |M k|²) at pixel `i`.
     @inline(__always) public func envelope(_ p: Particle, _ i: Int) -> Double {
-        p.k4 == 0 ? p.scale : p.scale * exp(p.k4 * (xx[i] + yy[i]))
+        Self.envelope(p, xx: xx[i], yy: yy[i])
+    }
+
+    /// scale · exp(−B/4 |M k|²) from a pixel's x² and y² of M·k.
+    @inline(__always) static func envelope(_ p: Particle, xx: Double, yy: Double) -> Double {
+        p.k4 == 0 ? p.scale : p.scale * exp(p.k4 * (xx + yy))
     }
 
     /// The CTF value at pixel `i`.

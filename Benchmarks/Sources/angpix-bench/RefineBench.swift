@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0 (angpix; see LICENSE)
-// angpix-bench refine: one magnification pass over a generated particle set (default 10,000
+// angpix-bench refine: magnification refinement over a generated particle set (default 10,000
 // particles of 200² at 1 Å in 3 optics groups: a 2 % scale error, 1.5 % anisotropy at 30°, none)
 // with angpix (the library, all cores or --jobs) and with `relion_ctf_refine --fit_aniso --j 2`
-// on the same files, in one run. Prints particles per second, the ratio and both results.
+// on the same files, in one run: angpix one pass, angpix's default run (passes until converged),
+// RELION's one pass. Prints the times, particles per second, the load average before each, the
+// ratios (one pass vs one pass; converged vs RELION's one pass) and every result.
 //
 // The set: a map of Gaussian blobs (both half maps), particles projected from it at their
 // group's true magnification with the CTF at the same distorted frequencies, Gaussian noise,
@@ -21,7 +23,7 @@ import AngpixRefine
 struct RefineBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "refine",
-        abstract: "Magnification refinement throughput: angpix vs relion_ctf_refine --fit_aniso on the same set.",
+        abstract: "Magnification refinement throughput: angpix (one pass and converged) vs relion_ctf_refine --fit_aniso on the same set.",
         discussion: """
         Example: swift run --package-path Benchmarks -c release angpix-bench refine --particles 1800 --box 128
         """
@@ -60,23 +62,27 @@ struct RefineBench: ParsableCommand {
         try generate(root)
         print(String(format: "generated %d particles of %d² in %.1f s (%@)", particles, box, Date().timeIntervalSince(t0), root))
 
-        // angpix: one pass, as relion_ctf_refine makes one.
-        var options = MagnificationOptions()
-        options.iterations = 1
-        options.stream.projectDirectory = root
-        let t1 = Date()
-        let out = try MagnificationRun.run(
-            input: root + "/particles.star",
-            reference: ReferenceSource(half1: root + "/half1.mrc", half2: root + "/half2.mrc", fsc: root + "/postprocess.star"),
-            outputDirectory: root + "/angpix", options: options, force: true)
-        let angpixSeconds = Date().timeIntervalSince(t1)
-        let angpixRate = Double(particles) / angpixSeconds
-        print(String(format: "angpix refine magnification (1 pass, %d threads): %.2f s, %.0f particles/s",
-                     Parallelism.jobs, angpixSeconds, angpixRate))
-        for (g, truth) in zip(out.summary.groups, Self.truths) {
-            print(String(format: "  group %d (%@): scale %.5f, anisotropy %.3f %% at %.1f°", g.opticsGroup, truth.0,
-                         g.scale, g.anisotropyPercent, g.anisotropyAxisDegrees))
+        // angpix: one pass, as relion_ctf_refine makes one; then the command's default run (up to
+        // 8 passes, stopping when a pass moves no group's matrix by a fifth of its standard error).
+        let reference = ReferenceSource(half1: root + "/half1.mrc", half2: root + "/half2.mrc", fsc: root + "/postprocess.star")
+        func angpix(passes: Int, folder: String) throws -> (seconds: Double, load: String, out: MagnificationRunOutput) {
+            var options = MagnificationOptions()
+            options.iterations = passes
+            options.stream.projectDirectory = root
+            let load = Self.loadAverage()
+            let t = Date()
+            let out = try MagnificationRun.run(input: root + "/particles.star", reference: reference,
+                                               outputDirectory: root + "/" + folder, options: options, force: true)
+            return (Date().timeIntervalSince(t), load, out)
         }
+        let one = try angpix(passes: 1, folder: "angpix-1pass")
+        print(String(format: "angpix refine magnification, one pass (%d threads): %.2f s, %.0f particles/s (load %@)",
+                     Parallelism.jobs, one.seconds, Double(particles) / one.seconds, one.load))
+        printGroups(one.out.summary)
+        let full = try angpix(passes: Self.defaultPasses, folder: "angpix")
+        print(String(format: "angpix refine magnification, default run (converged after %d passes of at most %d): %.2f s, %.0f particles/s (load %@)",
+                     full.out.summary.iterations, Self.defaultPasses, full.seconds, Double(particles) / full.seconds, full.load))
+        printGroups(full.out.summary)
 
         guard !skipRelion, let relion = which("relion_ctf_refine") else {
             print("relion_ctf_refine: not run" + (skipRelion ? "" : " (not installed)"))
@@ -91,6 +97,7 @@ struct RefineBench: ParsableCommand {
         let log = root + "/relion.log"
         FileManager.default.createFile(atPath: log, contents: nil)
         p.standardError = FileHandle(forWritingAtPath: log)
+        let relionLoad = Self.loadAverage()
         let t2 = Date()
         try p.run()
         p.waitUntilExit()
@@ -99,15 +106,34 @@ struct RefineBench: ParsableCommand {
             let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             throw CoreError.invalidArgument("relion_ctf_refine failed (status \(p.terminationStatus)): \(text.suffix(600))")
         }
-        let relionRate = Double(particles) / relionSeconds
-        print(String(format: "relion_ctf_refine --fit_aniso --j %d: %.2f s, %.0f particles/s", relionJobs, relionSeconds, relionRate))
-        print(String(format: "ratio angpix / RELION: %.2f×", angpixRate / relionRate))
+        print(String(format: "relion_ctf_refine --fit_aniso --j %d, one pass: %.2f s, %.0f particles/s (load %@)",
+                     relionJobs, relionSeconds, Double(particles) / relionSeconds, relionLoad))
         if let file = try? RelionParticleFile(document: STARDocument(path: root + "/relion/particles_ctf_refine.star")) {
             for (g, truth) in zip(file.optics.groups, Self.truths) {
                 let m = Matrix2x2(g.magMatrix ?? .identity)
-                print(String(format: "  RELION group %d (%@): scale %.5f, matrix %.5f %.5f %.5f %.5f", g.number, truth.0,
-                             m.isotropicScale, m.m00, m.m01, m.m10, m.m11))
+                let d = MagnificationDecomposition(m)
+                print(String(format: "  group %d (%@): scale %.5f, anisotropy %.3f %% at %.1f°; matrix %.5f %.5f %.5f %.5f", g.number,
+                             truth.0, d.isotropicScale, d.anisotropyPercent, d.majorAxisAngle, m.m00, m.m01, m.m10, m.m11))
             }
+        }
+        print(String(format: "ratio, one pass vs one pass (RELION time / angpix time): %.2f×", relionSeconds / one.seconds))
+        print(String(format: "ratio, angpix converged (%d passes) vs RELION one pass: %.2f×", full.out.summary.iterations,
+                     relionSeconds / full.seconds))
+    }
+
+    /// angpix refine magnification's default --iterations.
+    static let defaultPasses = 8
+
+    /// The 1-, 5- and 15-minute load averages (/proc/loadavg), or "unknown".
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "unknown" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    private func printGroups(_ summary: MagnificationSummary) {
+        for (g, truth) in zip(summary.groups, Self.truths) {
+            print(String(format: "  group %d (%@): scale %.5f, anisotropy %.3f %% at %.1f°", g.opticsGroup, truth.0,
+                         g.scale, g.anisotropyPercent, g.anisotropyAxisDegrees))
         }
     }
 
