@@ -163,7 +163,7 @@ struct RefineBench: ParsableCommand {
         pp += "data_fsc\n\nloop_\n_rlnSpectralIndex #1\n_rlnResolution #2\n_rlnAngstromResolution #3\n_rlnFourierShellCorrelationCorrected #4\n"
         for i in 0...(n / 2) {
             let res = i == 0 ? 999 : Double(n) / Double(i)
-            pp += "\(i) \(Double(i) / Double(n)) \(res) \(Double(i) <= 0.7 * Double(n / 2) ? 0.9 : 0.0)\n"
+            pp += "\(i) \(Double(i) / Double(n)) \(res) \(Double(i) <= 0.7 * Double(n / 2) ? 1.0 : 0.0)\n"
         }
         try writeFileAtomically(pp, to: root + "/postprocess.star", policy: policy)
         let projector = try ReferenceProjector(map: map)
