@@ -343,7 +343,7 @@ public enum AberrationRun {
             return AberrationRunOutput(summary: summary, files: [shardOut], shardFile: shardOut)
         }
         return try finish(particles: particles, sums: sums, streamed: streamed, options: options,
-                          outputDirectory: outputDirectory, policy: policy, passes: passes, original: original)
+                          outputDirectory: outputDirectory, policy: policy, passes: passes, original: passes > 1 ? original : nil)
     }
 
     /// Adds the partial sums found in `directories` (all shards 1…N of one run) and writes what a
@@ -390,12 +390,15 @@ public enum AberrationRun {
                 if let new = results[i].even?.newCoefficients {
                     results[i].even?.delta = new.enumerated().map { $0.element - (($0.offset < g.evenZernike.count) ? g.evenZernike[$0.offset] : 0) }
                 }
-                let oldOdd = g.oddZernike
-                results[i].odd?.oldCoefficients = oldOdd
+                results[i].odd?.oldCoefficients = g.oddZernike
                 results[i].odd?.oldBeamTiltX = g.values["rlnBeamTiltX"].flatMap(Double.init) ?? 0
                 results[i].odd?.oldBeamTiltY = g.values["rlnBeamTiltY"].flatMap(Double.init) ?? 0
-                if let new = results[i].odd?.newCoefficients {
-                    results[i].odd?.delta = new.enumerated().map { $0.element - (($0.offset < oldOdd.count) ? oldOdd[$0.offset] : 0) }
+                // The odd delta is, as in one pass, on the terms with the tilt inserted.
+                if let o = results[i].odd {
+                    let new = BeamTilt.insert(tiltX: o.beamTiltX ?? 0, tiltY: o.beamTiltY ?? 0, into: o.newCoefficients,
+                                              sphericalAberration: g.sphericalAberration, wavelength: electronWavelength(kilovolts: g.voltage))
+                    let old = currentOddZernike(g)
+                    results[i].odd?.delta = new.enumerated().map { $0.element - (($0.offset < old.count) ? old[$0.offset] : 0) }
                 }
             }
         }

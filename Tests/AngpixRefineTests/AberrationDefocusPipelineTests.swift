@@ -155,7 +155,9 @@ import AngpixTestSupport
                            trueOddZernike: BeamTilt.insert(tiltX: 0.3, tiltY: 0.2, into: [], sphericalAberration: 2.7, wavelength: Self.lambda))])
         for command in ["aberrations", "defocus"] {
             let common = ["refine", command, "particles.star", "--postprocess", "postprocess.star", "--no-ctf-pad"]
-            let single = try runAngpix(common + ["-o", "Single-\(command)"], cwd: dir.path)
+            // One pass, as the shards make (a rerun on the merged output makes the next).
+            let onePass = command == "aberrations" ? ["--iterations", "1"] : []
+            let single = try runAngpix(common + onePass + ["-o", "Single-\(command)"], cwd: dir.path)
             #expect(single.status == 0, "\(single.stderr)")
             for i in 1...3 {
                 let r = try runAngpix(common + ["-o", "Sharded-\(command)", "--shard", "\(i)/3", "-j", "1"], cwd: dir.path)

@@ -129,4 +129,37 @@ import AngpixTestSupport
         #expect(Self.rms(before[2] ?? []) > 60)
         #expect(Self.rms(after[2] ?? []) < 50 && Self.rms(after[1] ?? []) < 50)
     }
+
+    /// The reference text's case: the whole data set at a nominal 1.00 Å that is truly 1.02 Å, its
+    /// map refined from these particles (so labelled 1.00), CTFFIND's defocus fitted at the nominal
+    /// pixel size with the file's Cs (it absorbed part of the error) and off by σ 100 Å per particle.
+    /// The page's route: "first with Estimate 4th order aberrations to refine Cs, followed by another
+    /// run for defocus"; Z40 with the trusted Cs gives the pixel size.
+    /// Measured 2026-12-01 (seed 13): Z40 −4.263 ± 0.103 for −4.108 (+3.8 %) → 1.0208 Å; the
+    /// defocus 74.4 Å RMS from the truth (mean 23.8 Å) before, 14.8 Å (mean −1.5 Å) after.
+    @Test func pixelSizeErrorRouteAtSNR01() throws {
+        let dir = TemporaryDirectory("noisy-route")
+        let (folder, truth) = try Self.simulate(dir, ["--seed", "13", "--model-bfactor", "0", "--reference-angpix", "1.02",
+                                                      "--reference-label", "1.0",
+                                                      "--group", "name=route,true-angpix=1.02,defocus-frame=ctffind,defocus-error=100"])
+        let common = ["--postprocess", "PostProcess/postprocess.star"]
+        _ = try Self.run(["refine", "aberrations", "particles.star", "-o", "Aberrations", "--no-odd"] + common, in: folder)
+        let s = try Self.json(AberrationSummary.self, folder + "/Aberrations/refine.json")
+        let even = try #require(s.groups[0].even)
+        let expected = truth.groups[0].expectedEvenZernike[6]
+        printMeasured("SNR 0.1, 2 % pixel-size error: Z40 (truth \(String(format: "%.3f", expected)))", even.z40)
+        #expect(abs(even.z40 - expected) < 0.05 * abs(expected))
+        let pixel = try #require(AberrationDefocusPipelineTests.calibratedPixelSizes("Aberrations/particles.star", cwd: folder).first)
+        printMeasured("SNR 0.1, 2 % pixel-size error: pixel size from Z40 (truth 1.0200 Å)", pixel)
+        #expect(abs(pixel - 1.02) < 0.00102)
+        _ = try Self.run(["refine", "defocus", "Aberrations/particles.star", "-o", "Defocus"] + common, in: folder)
+        let before = try Self.defocusErrors(folder + "/particles.star", truth: truth)[1] ?? []
+        let after = try Self.defocusErrors(folder + "/Defocus/particles.star", truth: truth)[1] ?? []
+        let meanBefore = before.reduce(0, +) / Double(max(1, before.count)), meanAfter = after.reduce(0, +) / Double(max(1, after.count))
+        printMeasured("SNR 0.1, 2 % pixel-size error: defocus RMS error before (Å)", Self.rms(before))
+        printMeasured("SNR 0.1, 2 % pixel-size error: defocus mean error before (Å)", meanBefore)
+        printMeasured("SNR 0.1, 2 % pixel-size error: defocus RMS error after (Å)", Self.rms(after))
+        printMeasured("SNR 0.1, 2 % pixel-size error: defocus mean error after (Å)", meanAfter)
+        #expect(Self.rms(after) < 50 && abs(meanAfter) < 10)
+    }
 }
