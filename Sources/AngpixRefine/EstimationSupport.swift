@@ -175,6 +175,48 @@ enum ZernikeBasis {
     static func evenCount(order: Int) -> Int { (order / 2 + 1) * (order / 2 + 1) }
     /// The number of odd coefficients up to radial order `order` (3 → 6, 5 → 12).
     static func oddCount(order: Int) -> Int { let k = (order - 1) / 2; return (k + 1) * (k + 2) }
+
+    /// RELION's first step of both aberration fits: the weighted linear least-squares fit of a
+    /// per-pixel phase by the `basis` images over the pixels `used`.
+    static func linearFit(basis: [[Double]], phase: [Double], weight: [Double], used: [Int], opticsGroup: Int) throws -> [Double] {
+        let cc = basis.count
+        guard used.count > cc else {
+            throw EstimationError.underdetermined("optics group \(opticsGroup): \(used.count) pixels with signal for \(cc) coefficients")
+        }
+        var A = [[Double]](repeating: [Double](repeating: 0, count: cc), count: cc)
+        var b = [Double](repeating: 0, count: cc)
+        for i in used { addChainRule(&b, &A, basis: basis, pixel: i, gradient: weight[i] * phase[i], curvature: weight[i]) }
+        guard let linear = DenseAlgebra.solve(symmetrised(A), b) else {
+            throw EstimationError.underdetermined("optics group \(opticsGroup): the Zernike basis is singular on the weighted pixels")
+        }
+        return linear
+    }
+
+    /// The phase Σ c_j Z_j at pixel `i`.
+    @inline(__always) static func phase(_ c: [Double], _ basis: [[Double]], pixel i: Int) -> Double {
+        var d = 0.0
+        for j in 0..<c.count { d += c[j] * basis[j][i] }
+        return d
+    }
+
+    /// Adds one pixel's d cost/dφ (`gradient`) and d²cost/dφ² (`curvature`) to the coefficients'
+    /// gradient g and (upper triangle of) H, with φ = Σ c_j Z_j.
+    @inline(__always) static func addChainRule(_ g: inout [Double], _ H: inout [[Double]], basis: [[Double]], pixel i: Int,
+                                               gradient: Double, curvature: Double) {
+        for a in 0..<basis.count {
+            let za = basis[a][i]
+            if za == 0 { continue }
+            g[a] += gradient * za
+            for bb in a..<basis.count { H[a][bb] += curvature * za * basis[bb][i] }
+        }
+    }
+
+    /// H with its lower triangle copied from the upper.
+    static func symmetrised(_ H: [[Double]]) -> [[Double]] {
+        var out = H
+        for a in 0..<H.count { for bb in 0..<a { out[a][bb] = H[bb][a] } }
+        return out
+    }
 }
 
 /// Levenberg–Marquardt on a cost given as (cost, gradient, Gauss–Newton matrix) of the parameters.

@@ -186,23 +186,8 @@ public enum EvenAberrationEstimator {
         let basis = ZernikeBasis.images(grid: s.grid, magMatrix: s.magMatrix, count: cc, odd: false)
         let (u, v, img) = perPixelPhase(s)
         let used = (0..<s.grid.count).filter { img.weight[$0] > 0 }
-        guard used.count > cc else {
-            throw EstimationError.underdetermined("optics group \(s.grid.opticsGroup): \(used.count) pixels with signal for \(cc) coefficients")
-        }
-        // Linear fit of the per-pixel phase.
-        var A = [[Double]](repeating: [Double](repeating: 0, count: cc), count: cc)
-        var b = [Double](repeating: 0, count: cc)
-        for i in used {
-            let w = img.weight[i]
-            for a in 0..<cc {
-                b[a] += w * basis[a][i] * img.phase[i]
-                for c in a..<cc { A[a][c] += w * basis[a][i] * basis[c][i] }
-            }
-        }
-        for a in 0..<cc { for c in 0..<a { A[a][c] = A[c][a] } }
-        guard let linear = DenseAlgebra.solve(A, b) else {
-            throw EstimationError.underdetermined("optics group \(s.grid.opticsGroup): the Zernike basis is singular on the weighted pixels")
-        }
+        let linear = try ZernikeBasis.linearFit(basis: basis, phase: img.phase, weight: img.weight, used: used,
+                                                opticsGroup: s.grid.opticsGroup)
         // Refinement against the per-pixel quadratic forms, one amplitude per resolution shell.
         let extent = Double(s.grid.boxSize) * s.grid.pixelSize
         let shellOf: [Int] = used.map { i in
@@ -219,8 +204,7 @@ public enum EvenAberrationEstimator {
             var n = [Double](repeating: 0, count: used.count), np = n, d = n, dp = n, perp = n
             var shellN = [Double](repeating: 0, count: shellCount), shellD = shellN
             for (m, i) in used.enumerated() {
-                var phi = 0.0
-                for j in 0..<cc { phi += c[j] * basis[j][i] }
+                let phi = ZernikeBasis.phase(c, basis, pixel: i)
                 let cp = cos(phi), sp = sin(phi)
                 let axx = s.axx[i], axy = s.axy[i], ayy = s.ayy[i]
                 let au = axx * u[i] + axy * v[i], av = axy * u[i] + ayy * v[i]
@@ -239,16 +223,9 @@ public enum EvenAberrationEstimator {
                 if sd <= 0 || shellN[shellOf[m]] <= 0 { continue }
                 let amp = shellN[shellOf[m]] / sd
                 let dphi = -2 * amp * np[m] + amp * amp * dp[m]
-                let hphi = 2 * amp * amp * perp[m]
-                for a in 0..<cc {
-                    let za = basis[a][i]
-                    if za == 0 { continue }
-                    g[a] += dphi * za
-                    for bb in a..<cc { H[a][bb] += hphi * za * basis[bb][i] }
-                }
+                ZernikeBasis.addChainRule(&g, &H, basis: basis, pixel: i, gradient: dphi, curvature: 2 * amp * amp * perp[m])
             }
-            for a in 0..<cc { for bb in 0..<a { H[a][bb] = H[bb][a] } }
-            return (cost, g, H)
+            return (cost, g, ZernikeBasis.symmetrised(H))
         }
         let refined = minimiseGaussNewton(start: linear, evaluate: evaluate)
         // Residual: Σ w|y|² − Σ bᵀA⁻¹b (per-pixel optimum) + the fit's excess cost.

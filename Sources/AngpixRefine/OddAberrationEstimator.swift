@@ -173,22 +173,8 @@ public enum OddAberrationEstimator {
         let basis = ZernikeBasis.images(grid: s.grid, magMatrix: s.magMatrix, count: cc, odd: true)
         let img = perPixelPhase(s)
         let used = (0..<s.grid.count).filter { s.weight[$0] > 0 }
-        guard used.count > cc else {
-            throw EstimationError.underdetermined("optics group \(s.grid.opticsGroup): \(used.count) pixels with signal for \(cc) coefficients")
-        }
-        var A = [[Double]](repeating: [Double](repeating: 0, count: cc), count: cc)
-        var b = [Double](repeating: 0, count: cc)
-        for i in used {
-            let w = s.weight[i]
-            for a in 0..<cc {
-                b[a] += w * basis[a][i] * img.phase[i]
-                for c in a..<cc { A[a][c] += w * basis[a][i] * basis[c][i] }
-            }
-        }
-        for a in 0..<cc { for c in 0..<a { A[a][c] = A[c][a] } }
-        guard let linear = DenseAlgebra.solve(A, b) else {
-            throw EstimationError.underdetermined("optics group \(s.grid.opticsGroup): the Zernike basis is singular on the weighted pixels")
-        }
+        let linear = try ZernikeBasis.linearFit(basis: basis, phase: img.phase, weight: s.weight, used: used,
+                                                opticsGroup: s.grid.opticsGroup)
         // Σ W |e^{iδ} − xy/W|² = Σ (W − 2 Re(e^{−iδ} xy) + |xy|²/W); δ-dependent part −2 Σ Re(e^{−iδ} xy).
         // Gauss–Newton matrix 2 Σ W Z Zᵀ (RELION's cost), exact gradient.
         let evaluate: ([Double]) -> (cost: Double, gradient: [Double], hessian: [[Double]]) = { c in
@@ -196,24 +182,16 @@ public enum OddAberrationEstimator {
             var g = [Double](repeating: 0, count: cc)
             var H = [[Double]](repeating: [Double](repeating: 0, count: cc), count: cc)
             for i in used {
-                var d = 0.0
-                for j in 0..<cc { d += c[j] * basis[j][i] }
+                let d = ZernikeBasis.phase(c, basis, pixel: i)
                 let cd = cos(d), sd = sin(d)
                 let re = cd * s.xyRe[i] + sd * s.xyIm[i]           // Re(e^{−iδ} xy)
                 let im = cd * s.xyIm[i] - sd * s.xyRe[i]           // Im(e^{−iδ} xy)
                 let w = s.weight[i]
                 cost += w - 2 * re + (s.xyRe[i] * s.xyRe[i] + s.xyIm[i] * s.xyIm[i]) / w
                 // d/dδ of −2 Re(e^{−iδ} xy) = −2 Im(e^{−iδ} xy).
-                let dd = -2 * im
-                for a in 0..<cc {
-                    let za = basis[a][i]
-                    if za == 0 { continue }
-                    g[a] += dd * za
-                    for bb in a..<cc { H[a][bb] += 2 * w * za * basis[bb][i] }
-                }
+                ZernikeBasis.addChainRule(&g, &H, basis: basis, pixel: i, gradient: -2 * im, curvature: 2 * w)
             }
-            for a in 0..<cc { for bb in 0..<a { H[a][bb] = H[bb][a] } }
-            return (cost, g, H)
+            return (cost, g, ZernikeBasis.symmetrised(H))
         }
         let refined = minimiseGaussNewton(start: linear, evaluate: evaluate)
         // Residual of y ≈ a t f e^{iδ} with the best amplitude a = Σ Re(e^{−iδ}xy) / Σ W; the
@@ -222,8 +200,7 @@ public enum OddAberrationEstimator {
         var curv = [[Double]](repeating: [Double](repeating: 0, count: cc), count: cc)
         var reList: [Double] = []
         for i in used {
-            var d = 0.0
-            for j in 0..<cc { d += refined.p[j] * basis[j][i] }
+            let d = ZernikeBasis.phase(refined.p, basis, pixel: i)
             let re = cos(d) * s.xyRe[i] + sin(d) * s.xyIm[i]
             sre += re; sw += s.weight[i]
             reList.append(re)

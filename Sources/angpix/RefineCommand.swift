@@ -24,6 +24,12 @@ struct RefineCommand: ParsableCommand {
 
 /// The inputs every refinement shares.
 struct RefineInputOptions: ParsableArguments {
+    @Argument(help: "The particle STAR file (RELION 3.1, after Refine3D).")
+    var input: String?
+
+    @Option(name: [.customShort("o"), .customLong("out")], help: "The output folder.")
+    var output: String?
+
     @Option(help: "A postprocess.star: its half maps (rlnUnfilteredMapHalf1/2), mask and FSC.")
     var postprocess: String?
 
@@ -59,7 +65,7 @@ struct RefineInputOptions: ParsableArguments {
 
     /// What every refine command needs besides the options: a particle file and -o, or --merge
     /// folders alone (the shards recorded the rest).
-    func checkFiles(input: String?, output: String?, merge: [String]) throws {
+    func checkFiles(merge: [String]) throws {
         if !merge.isEmpty {
             guard input == nil, shard == nil, postprocess == nil, half1 == nil else {
                 throw ValidationError("--merge DIR… takes no particle file, --shard or reference: the shards recorded them")
@@ -68,6 +74,22 @@ struct RefineInputOptions: ParsableArguments {
         }
         guard input != nil else { throw ValidationError("missing the particle STAR file") }
         guard output != nil else { throw ValidationError("missing -o OUTDIR") }
+    }
+
+    /// The folder --merge writes into: -o, else the first shard folder.
+    func mergeOutput(_ merge: [String]) -> String { output ?? merge[0] }
+
+    /// With --shard, the stream's part of the micrographs.
+    func configure(_ stream: inout StreamSettings) {
+        if let s = shard.flatMap(parseShard) { stream.shard = s.0; stream.shardCount = s.1 }
+    }
+
+    /// Runs a refinement of the particle file into -o with a progress line on stderr.
+    func run<T>(_ title: String, _ work: (_ input: String, _ output: String, _ progress: @escaping ProgressHandler) throws -> T) throws -> T {
+        let progress = ProgressLine(title, unit: "particles")
+        let out = try work(input!, output!, progress.handler)
+        progress.finish()
+        return out
     }
 
     func check(merging: Bool) throws {
@@ -122,13 +144,7 @@ struct RefineMagnificationCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The particle STAR file (RELION 3.1, after Refine3D).")
-    var input: String?
-
     @OptionGroup var common: RefineInputOptions
-
-    @Option(name: [.customShort("o"), .customLong("out")], help: "The output folder.")
-    var output: String?
 
     @Option(help: "Passes over the data at most, the matrix updated after each; they stop when a pass changes the matrices by less than a fifth of their standard error (one with --shard).")
     var iterations: Int = 8
@@ -146,13 +162,13 @@ struct RefineMagnificationCommand: ParsableCommand {
         try common.check(merging: !merge.isEmpty)
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
         guard minParticles >= 1 else { throw ValidationError("--min-particles must be at least 1") }
-        try common.checkFiles(input: input, output: output, merge: merge)
+        try common.checkFiles(merge: merge)
     }
 
     func run() throws {
         if let jobs = common.jobs { Parallelism.setJobs(jobs) }
         if !merge.isEmpty {
-            let out = try MagnificationRun.merge(directories: merge, outputDirectory: output ?? merge[0],
+            let out = try MagnificationRun.merge(directories: merge, outputDirectory: common.mergeOutput(merge),
                                                  minimumParticles: minParticles, force: common.force)
             try report(out)
             return
@@ -161,17 +177,12 @@ struct RefineMagnificationCommand: ParsableCommand {
         options.kminAngstrom = common.kmin
         options.keepAstigmatism = keepAstig
         options.minimumParticles = minParticles
-        if let shard = common.shard.flatMap(parseShard) {
-            options.stream.shard = shard.0
-            options.stream.shardCount = shard.1
-            options.iterations = 1
-        } else {
-            options.iterations = iterations
+        common.configure(&options.stream)
+        options.iterations = options.stream.shardCount > 1 ? 1 : iterations
+        let out = try common.run("refine magnification") { input, output, progress in
+            try MagnificationRun.run(input: input, reference: common.source, outputDirectory: output, options: options,
+                       force: common.force, progress: progress)
         }
-        let progress = ProgressLine("refine magnification", unit: "particles")
-        let out = try MagnificationRun.run(input: input!, reference: common.source, outputDirectory: output!,
-                                           options: options, force: common.force, progress: progress.handler)
-        progress.finish()
         try report(out)
     }
 
@@ -226,13 +237,7 @@ struct RefineAberrationsCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The particle STAR file (RELION 3.1, after Refine3D).")
-    var input: String?
-
     @OptionGroup var common: RefineInputOptions
-
-    @Option(name: [.customShort("o"), .customLong("out")], help: "The output folder.")
-    var output: String?
 
     @Option(help: "Passes over the data at most, each predicting with the previous pass's terms; they stop when no coefficient moves by more than a fifth of its standard error (one with --shard).")
     var iterations: Int = 4
@@ -264,13 +269,13 @@ struct RefineAberrationsCommand: ParsableCommand {
         guard oddOrder == 3 || oddOrder == 5 else { throw ValidationError("--odd-order must be 3 or 5") }
         guard !(noEven && noOdd) else { throw ValidationError("--no-even and --no-odd together leave nothing to fit") }
         guard minParticles >= 1 else { throw ValidationError("--min-particles must be at least 1") }
-        try common.checkFiles(input: input, output: output, merge: merge)
+        try common.checkFiles(merge: merge)
     }
 
     func run() throws {
         if let jobs = common.jobs { Parallelism.setJobs(jobs) }
         if !merge.isEmpty {
-            let out = try AberrationRun.merge(directories: merge, outputDirectory: output ?? merge[0],
+            let out = try AberrationRun.merge(directories: merge, outputDirectory: common.mergeOutput(merge),
                                               minimumParticles: minParticles, force: common.force)
             try report(out)
             return
@@ -282,16 +287,13 @@ struct RefineAberrationsCommand: ParsableCommand {
         options.fitEven = !noEven
         options.fitOdd = !noOdd
         options.minimumParticles = minParticles
-        if let shard = common.shard.flatMap(parseShard) {
-            options.stream.shard = shard.0
-            options.stream.shardCount = shard.1
-        }
+        common.configure(&options.stream)
         options.stream.boxedCTF = !noCtfPad
         options.iterations = iterations
-        let progress = ProgressLine("refine aberrations", unit: "particles")
-        let out = try AberrationRun.run(input: input!, reference: common.source, outputDirectory: output!,
-                                        options: options, force: common.force, progress: progress.handler)
-        progress.finish()
+        let out = try common.run("refine aberrations") { input, output, progress in
+            try AberrationRun.run(input: input, reference: common.source, outputDirectory: output, options: options,
+                       force: common.force, progress: progress)
+        }
         try report(out)
     }
 
@@ -359,13 +361,7 @@ struct RefineDefocusCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The particle STAR file (RELION 3.1, after Refine3D).")
-    var input: String?
-
     @OptionGroup var common: RefineInputOptions
-
-    @Option(name: [.customShort("o"), .customLong("out")], help: "The output folder.")
-    var output: String?
 
     @Option(help: "Search the defocus over ± RANGE Å around each particle's.")
     var range: Double = 2000
@@ -386,13 +382,13 @@ struct RefineDefocusCommand: ParsableCommand {
         try common.check(merging: !merge.isEmpty)
         guard range > 0, range.isFinite else { throw ValidationError("--range must be a positive number of Å") }
         guard !(perParticleAstig && keepAstig) else { throw ValidationError("give --per-particle-astig or --keep-astig, not both") }
-        try common.checkFiles(input: input, output: output, merge: merge)
+        try common.checkFiles(merge: merge)
     }
 
     func run() throws {
         if let jobs = common.jobs { Parallelism.setJobs(jobs) }
         if !merge.isEmpty {
-            let out = try DefocusRun.merge(directories: merge, outputDirectory: output ?? merge[0], force: common.force)
+            let out = try DefocusRun.merge(directories: merge, outputDirectory: common.mergeOutput(merge), force: common.force)
             try report(out)
             return
         }
@@ -400,15 +396,12 @@ struct RefineDefocusCommand: ParsableCommand {
         options.kminAngstrom = common.kminGiven ?? 30
         options.searchRange = range
         options.astigmatism = perParticleAstig ? .perParticle : keepAstig ? .keep : .perMicrograph
-        if let shard = common.shard.flatMap(parseShard) {
-            options.stream.shard = shard.0
-            options.stream.shardCount = shard.1
-        }
+        common.configure(&options.stream)
         options.stream.boxedCTF = !noCtfPad
-        let progress = ProgressLine("refine defocus", unit: "particles")
-        let out = try DefocusRun.run(input: input!, reference: common.source, outputDirectory: output!,
-                                     options: options, force: common.force, progress: progress.handler)
-        progress.finish()
+        let out = try common.run("refine defocus") { input, output, progress in
+            try DefocusRun.run(input: input, reference: common.source, outputDirectory: output, options: options,
+                       force: common.force, progress: progress)
+        }
         try report(out)
     }
 
